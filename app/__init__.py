@@ -1,0 +1,35 @@
+"""ZEUES floor tracker: the Flask app factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from . import cli, config, errors
+from .extensions import Zeues, api
+from .feed import Feed
+from .service import CommandService
+from .stores import open_store
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, store, feed, service, blueprints, error handlers, CLI."""
+    app = Flask(__name__, instance_relative_config=True, static_folder="static", static_url_path="/static")
+    config.load(app, test_config)
+
+    store = open_store(app.config)
+    feed = Feed(store)
+    app.extensions["zeues"] = Zeues(
+        store=store, feed=feed, service=CommandService(store, feed, zona=app.config["ZONA"])
+    )
+
+    api.init_app(app)
+    from .blueprints import commands, health, pages, spools, workers
+
+    for module in (health, workers, spools, commands):
+        api.register_blueprint(module.blp, url_prefix="/api")
+    app.register_blueprint(pages.bp)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,1 @@
+"""HTTP only: parse with schemas → call the service → dump with schemas."""

@@ -1,0 +1,16 @@
+"""``GET /api/health``: is the service up, which store, how fresh is the snapshot."""
+
+from flask_smorest import Blueprint
+
+from ..extensions import zeues
+from ..schemas import HealthSchema
+
+blp = Blueprint("health", __name__, description="Service health")
+
+
+@blp.route("/health")
+@blp.response(200, HealthSchema)
+def health():
+    """Store in use, current cursor and how old the last read of the source of truth is."""
+    z = zeues()
+    return {"status": "ok", "store": z.store.name, **z.feed.health()}

@@ -1,0 +1,64 @@
+"""Spool reads: the list (with cursor), one spool, and its event history."""
+
+from flask import Response, request
+from flask_smorest import Blueprint
+
+from ..domain.errors import NotFound
+from ..domain.views import event_view, spool_view
+from ..extensions import zeues
+from ..schemas import HistorialSchema, SpoolSchema, SpoolsQuerySchema, SpoolsSchema
+
+blp = Blueprint("spools", __name__, description="Spools")
+
+
+def not_modified(etag: str) -> Response | None:
+    """A 304 when the client's If-None-Match already names ``etag``."""
+    if etag in request.if_none_match:
+        response = Response(status=304)
+        response.set_etag(etag)
+        return response
+    return None
+
+
+@blp.route("/spools")
+@blp.arguments(SpoolsQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, SpoolsSchema)
+def list_spools(estado=None, ocupado_por=None):
+    """Every spool in row order, optionally filtered; ``ETag`` is the feed cursor."""
+    cursor, spools = zeues().feed.view()
+    if (cached := not_modified(cursor)) is not None:
+        return cached
+    if estado is not None:
+        spools = [s for s in spools if s["estado"] == estado]
+    if ocupado_por is not None:
+        spools = [s for s in spools if s["ocupado_por"] == ocupado_por]
+    return {"cursor": cursor, "spools": spools}, 200, {"ETag": f'"{cursor}"'}
+
+
+def _spool(tag: str):
+    z = zeues()
+    spool = z.store.spool(tag)
+    if spool is None:
+        raise NotFound(f"El spool {tag} no existe.")
+    return spool_view(spool, z.store.workers())
+
+
+@blp.route("/spools/<path:tag>")
+@blp.response(200, SpoolSchema)
+def get_spool(tag):
+    """One spool, read fresh; ``ETag`` is its version."""
+    vista = _spool(tag)
+    etag = vista["version"] or ""
+    if (cached := not_modified(etag)) is not None:
+        return cached
+    return vista, 200, {"ETag": f'"{etag}"'}
+
+
+@blp.route("/spools/<path:tag>/historial")
+@blp.response(200, HistorialSchema)
+def historial(tag):
+    """The spool's events, oldest first."""
+    z = zeues()
+    if z.store.spool(tag) is None:
+        raise NotFound(f"El spool {tag} no existe.")
+    return {"tag_spool": tag, "events": [event_view(e) for e in z.store.events(tag)]}

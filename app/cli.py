@@ -1,0 +1,92 @@
+"""Flask CLI commands: ``demo`` (a demo shop) and ``import`` (spools and workers from CSV)."""
+
+from __future__ import annotations
+
+import csv
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from .domain.model import TRABAJADOR_FIELDS
+from .extensions import zeues
+from .stores.rows import OPERACIONES_HEADERS, HeaderProblem, locate, spool_from_row, worker_from_row
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the store already holds spools.")
+@with_appcontext
+def demo_command(if_empty: bool) -> None:
+    """Load a demo shop: 13 workers of every role and 63 spools over all nine states."""
+    from . import demo
+
+    store = zeues().store
+    if if_empty and store.snapshot().spools:
+        click.echo(f"{current_app.config['DB']} already holds spools; demo not loaded.")
+        return
+    spools = demo.spools()
+    store.load(spools, demo.WORKERS)
+    click.echo(f"Demo shop loaded into {current_app.config['DB']}: {len(demo.WORKERS)} workers, {len(spools)} spools.")
+
+
+def _read_csv(path: str, wanted: tuple[str, ...]) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        try:
+            posiciones = locate(header, wanted)
+        except HeaderProblem as exc:
+            raise click.ClickException(f"{path}: {exc}") from exc
+        return [
+            {campo.lower(): (fila[i] if i < len(fila) else "") for campo, i in posiciones.items()}
+            for fila in reader
+            if any(c.strip() for c in fila)
+        ]
+
+
+@click.command("import")
+@with_appcontext
+@click.option("--spools", "spools_csv", type=click.Path(exists=True, dir_okay=False), help="Operaciones as CSV.")
+@click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False), help="Trabajadores as CSV.")
+def import_command(spools_csv: str | None, workers_csv: str | None) -> None:
+    """Load spools and workers from CSV files with the sheet's headers (only TAG_SPOOL / id are required
+    besides the worker columns; missing tracking columns start empty)."""
+    if not spools_csv and not workers_csv:
+        raise click.UsageError("give --spools and/or --workers")
+    spools, workers = [], []
+    try:
+        if workers_csv:
+            workers = [worker_from_row(r) for r in _read_csv(workers_csv, TRABAJADOR_FIELDS)]
+        if spools_csv:
+            spools = [spool_from_row(r) for r in _read_spools(spools_csv)]
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    vacios = [i for i, s in enumerate(spools, start=2) if not s.tag_spool]
+    if vacios:
+        raise click.ClickException(f"{spools_csv}: rows without TAG_SPOOL: {vacios[:10]}")
+    zeues().store.load(spools, workers)
+    click.echo(f"Imported {len(workers)} workers and {len(spools)} spools.")
+
+
+def _read_spools(path: str) -> list[dict[str, str]]:
+    """Rows of an Operaciones CSV; of the tracking columns, those present are read."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), [])
+    presentes = tuple(h for h in OPERACIONES_HEADERS if h == OPERACIONES_HEADERS[0] or _has(header, h))
+    return _read_csv(path, presentes)
+
+
+def _has(header: list[str], wanted: str) -> bool:
+    try:
+        locate(header, [wanted])
+    except HeaderProblem as exc:
+        if exc.duplicated:
+            raise click.ClickException(f"duplicated column {wanted}") from exc
+        return False
+    return True
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    app.cli.add_command(demo_command)
+    app.cli.add_command(import_command)

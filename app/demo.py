@@ -1,0 +1,73 @@
+"""A demo shop: workers of every role and spools spread over all nine states."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from .domain.machine import iso_utc
+from .domain.model import Estado, Resultado, Rol, Spool, Worker
+
+R = Rol
+
+WORKERS: tuple[Worker, ...] = (
+    Worker(1, "Juan", "Pérez", (R.ARMADOR,), True),
+    Worker(2, "Pedro", "González", (R.ARMADOR,), True),
+    Worker(3, "Francisca", "Rodríguez", (R.ARMADOR,), True),
+    Worker(4, "Luis", "Muñoz", (R.ARMADOR, R.SOLDADOR), True),
+    Worker(5, "Carlos", "Rojas", (R.SOLDADOR,), True),
+    Worker(6, "Diego", "Díaz", (R.SOLDADOR,), True),
+    Worker(7, "Andrés", "Soto", (R.SOLDADOR,), True),
+    Worker(8, "María", "Contreras", (R.METROLOGIA,), True),
+    Worker(9, "Camila", "Silva", (R.METROLOGIA,), True),
+    Worker(10, "Jorge", "Martínez", (R.METROLOGIA,), True),
+    Worker(11, "Patricia", "Sepúlveda", (R.SUPERVISOR,), True),
+    Worker(12, "Roberto", "Morales", (R.ARMADOR,), False),
+    Worker(13, "Ignacio", "Fuentes", (R.SOLDADOR,), True),
+)
+
+SPOOLS_POR_ESTADO = 7
+_HOLDERS = {
+    Estado.OCUPADO_ARM: (1, 2, 3),
+    Estado.OCUPADO_SOLD: (5, 6, 7),
+    Estado.OCUPADO_METROLOGIA: (8, 9, 10),
+    Estado.EN_REPARACION: (4, 13, 5),
+}
+
+
+def tag(n: int) -> str:
+    """A realistic spool tag: drawing, line class, line number, spool number."""
+    return f"MK-{1335 + n // 12}-CW-{25238 + 7 * (n // 4)}-{n % 12 + 1:03d}"
+
+
+def _spool(n: int, estado: Estado, ahora: datetime) -> Spool:
+    # Spools of one state are every ninth row: vary who did what by the round, not the row.
+    ronda = n // len(Estado)
+    dia = (ahora.date() - timedelta(days=10 - ronda)).isoformat()
+    hechos: dict = {"tag_spool": tag(n), "version": f"demo-{n:04d}"}
+    etapa = list(Estado).index(estado)
+    if estado in (Estado.RECHAZADO, Estado.EN_REPARACION, Estado.APROBADO) or etapa >= 2:
+        hechos.update(armador=1 + ronda % 3, fecha_armado=dia)
+    if estado in (Estado.RECHAZADO, Estado.EN_REPARACION, Estado.APROBADO) or etapa >= 4:
+        hechos.update(soldador=5 + ronda % 3, fecha_soldadura=dia)
+    if estado in (Estado.APROBADO, Estado.RECHAZADO, Estado.EN_REPARACION):
+        resultado = Resultado.APROBADO if estado == Estado.APROBADO else Resultado.RECHAZADO
+        hechos.update(metrologo=8 + ronda % 3, fecha_metrologia=dia, resultado_metrologia=resultado)
+    if estado in _HOLDERS:
+        holders = _HOLDERS[estado]
+        hechos.update(
+            ocupado_por=holders[ronda % len(holders)],
+            timestamp_ocupacion=iso_utc(ahora - timedelta(minutes=5 + 17 * ronda)),
+        )
+    spool = Spool(**hechos)
+    assert spool.estado == estado, (n, estado, spool.estado)
+    return spool
+
+
+def spools(ahora: datetime | None = None) -> list[Spool]:
+    """``SPOOLS_POR_ESTADO`` spools in each of the nine states, interleaved like a real sheet."""
+    ahora = ahora or datetime.now(UTC)
+    estados = list(Estado)
+    return [_spool(n, estados[n % len(estados)], ahora) for n in range(SPOOLS_POR_ESTADO * len(estados))]
+
+
+__all__ = ["WORKERS", "spools", "tag"]

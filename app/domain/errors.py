@@ -1,0 +1,127 @@
+"""Domain errors, each carrying the SPEC §5 code and HTTP status it answers with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ZeuesError(Exception):
+    """Base of every error the API turns into problem+json."""
+
+    code = "INTERNAL"
+    status = 500
+    title = "Error interno"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        # Extra members of the problem body, e.g. the current ``spool`` on a conflict.
+        self.extra: dict[str, Any] = extra
+
+
+class ValidationError(ZeuesError):
+    """The request is malformed (400) or breaks the schema (422)."""
+
+    code = "VALIDATION_ERROR"
+    status = 422
+    title = "Solicitud no válida"
+
+    def __init__(self, detail: str, status: int = 422, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.status = status
+
+
+class NotFound(ZeuesError):
+    """The spool, worker or path does not exist."""
+
+    code = "NOT_FOUND"
+    status = 404
+    title = "No encontrado"
+
+
+class WorkerInactive(ZeuesError):
+    """The worker exists but is not active."""
+
+    code = "WORKER_INACTIVE"
+    status = 403
+    title = "Trabajador inactivo"
+
+
+class RoleNotAuthorized(ZeuesError):
+    """The worker lacks the role the operation needs."""
+
+    code = "ROLE_NOT_AUTHORIZED"
+    status = 403
+    title = "Rol no autorizado"
+
+
+class NotHolder(ZeuesError):
+    """PAUSAR/COMPLETAR by someone who neither holds the spool nor supervises."""
+
+    code = "NOT_HOLDER"
+    status = 403
+    title = "No es quien tiene el spool"
+
+
+class SpoolOccupied(ZeuesError):
+    """TOMAR of a spool another worker holds."""
+
+    code = "SPOOL_OCCUPIED"
+    status = 409
+    title = "Spool ocupado"
+
+
+class InvalidTransition(ZeuesError):
+    """The action/operation is not allowed from the spool's current state."""
+
+    code = "INVALID_TRANSITION"
+    status = 409
+    title = "Transición no permitida"
+
+
+class VersionConflict(ZeuesError):
+    """The client's version token is stale: 409 from the body, 412 from If-Match."""
+
+    code = "VERSION_CONFLICT"
+    status = 409
+    title = "Versión desactualizada"
+
+    def __init__(self, detail: str, status: int = 409, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.status = status
+
+
+class IdempotencyKeyReused(ZeuesError):
+    """An Idempotency-Key replayed with another endpoint or body."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 422
+    title = "Idempotency-Key reutilizada"
+
+
+class PayloadTooLarge(ZeuesError):
+    """The request body is over the limit."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    title = "Cuerpo demasiado grande"
+
+
+class MethodNotAllowed(ZeuesError):
+    """The path exists but not with this method."""
+
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    title = "Método no permitido"
+
+
+class SourceUnavailable(ZeuesError):
+    """The source of truth cannot be reached after bounded retries; nothing was written."""
+
+    code = "SOURCE_UNAVAILABLE"
+    status = 503
+    title = "Fuente de datos no disponible"
+
+    def __init__(self, detail: str, retry_after: int = 5, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after

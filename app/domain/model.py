@@ -1,0 +1,201 @@
+"""The shop's vocabulary (SPEC §3, §4): spools, workers, events and the state derived from a spool."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable
+from typing import Any
+
+
+class Operacion(enum.StrEnum):
+    """The four operations a worker can take a spool for."""
+
+    ARM = "ARM"
+    SOLD = "SOLD"
+    METROLOGIA = "METROLOGIA"
+    REPARACION = "REPARACION"
+
+
+class Accion(enum.StrEnum):
+    """What a worker does with a spool."""
+
+    TOMAR = "TOMAR"
+    PAUSAR = "PAUSAR"
+    COMPLETAR = "COMPLETAR"
+
+
+class Resultado(enum.StrEnum):
+    """The outcome of an inspection."""
+
+    APROBADO = "APROBADO"
+    RECHAZADO = "RECHAZADO"
+
+
+class Rol(enum.StrEnum):
+    """Roles a worker may hold (Trabajadores.roles)."""
+
+    ARMADOR = "ARMADOR"
+    SOLDADOR = "SOLDADOR"
+    METROLOGIA = "METROLOGIA"
+    SUPERVISOR = "SUPERVISOR"
+
+
+class Estado(enum.StrEnum):
+    """The nine states of a spool, in flow order."""
+
+    DISPONIBLE = "DISPONIBLE"
+    OCUPADO_ARM = "OCUPADO_ARM"
+    ARM_COMPLETADO = "ARM_COMPLETADO"
+    OCUPADO_SOLD = "OCUPADO_SOLD"
+    SOLD_COMPLETADO = "SOLD_COMPLETADO"
+    OCUPADO_METROLOGIA = "OCUPADO_METROLOGIA"
+    APROBADO = "APROBADO"
+    RECHAZADO = "RECHAZADO"
+    EN_REPARACION = "EN_REPARACION"
+
+
+# Who may TOMAR each operation; repair is done by whoever can cut and re-weld.
+ROLES_POR_OPERACION: dict[Operacion, frozenset[Rol]] = {
+    Operacion.ARM: frozenset({Rol.ARMADOR}),
+    Operacion.SOLD: frozenset({Rol.SOLDADOR}),
+    Operacion.METROLOGIA: frozenset({Rol.METROLOGIA}),
+    Operacion.REPARACION: frozenset({Rol.SOLDADOR, Rol.ARMADOR}),
+}
+
+# The operation a worker is doing while the spool is in each occupied state.
+OPERACION_EN_CURSO: dict[Estado, Operacion] = {
+    Estado.OCUPADO_ARM: Operacion.ARM,
+    Estado.OCUPADO_SOLD: Operacion.SOLD,
+    Estado.OCUPADO_METROLOGIA: Operacion.METROLOGIA,
+    Estado.EN_REPARACION: Operacion.REPARACION,
+}
+
+# The Operaciones columns the service reads and writes (SPEC §3), in sheet order.
+TRACKING_FIELDS: tuple[str, ...] = (
+    "ocupado_por",
+    "timestamp_ocupacion",
+    "version",
+    "armador",
+    "fecha_armado",
+    "soldador",
+    "fecha_soldadura",
+    "metrologo",
+    "fecha_metrologia",
+    "resultado_metrologia",
+    "reparacion_ciclo",
+)
+
+# Tracking fields that hold a worker id.
+WORKER_ID_FIELDS: frozenset[str] = frozenset({"ocupado_por", "armador", "soldador", "metrologo"})
+
+# The Metadata columns, in this order (SPEC §3).
+EVENT_FIELDS: tuple[str, ...] = (
+    "id",
+    "timestamp",
+    "evento_tipo",
+    "tag_spool",
+    "worker_id",
+    "worker_nombre",
+    "operacion",
+    "accion",
+    "fecha_operacion",
+    "metadata_json",
+)
+
+TRABAJADOR_FIELDS: tuple[str, ...] = ("id", "nombre", "apellido", "roles", "activo")
+
+
+def parse_roles(roles: Iterable[str]) -> tuple[Rol, ...]:
+    """Known roles among ``roles`` (any case, padded), in canonical order; unknown ones are ignored."""
+    dados = {r.strip().upper() for r in roles}
+    return tuple(rol for rol in Rol if rol in dados)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Worker:
+    """A row of Trabajadores."""
+
+    id: int
+    nombre: str
+    apellido: str
+    roles: tuple[Rol, ...]
+    activo: bool
+
+    @property
+    def nombre_completo(self) -> str:
+        """ "Nombre Apellido", as the event log and the board show it."""
+        return f"{self.nombre} {self.apellido}".strip()
+
+    def tiene_rol(self, *roles: Rol) -> bool:
+        """Whether the worker holds any of ``roles``."""
+        return any(rol in self.roles for rol in roles)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Spool:
+    """The tracking facts of one Operaciones row; the state is derived, never stored."""
+
+    tag_spool: str
+    ocupado_por: int | None = None
+    timestamp_ocupacion: str | None = None
+    version: str | None = None
+    armador: int | None = None
+    fecha_armado: str | None = None
+    soldador: int | None = None
+    fecha_soldadura: str | None = None
+    metrologo: int | None = None
+    fecha_metrologia: str | None = None
+    resultado_metrologia: Resultado | None = None
+    reparacion_ciclo: int = 0
+
+    @property
+    def ocupado(self) -> bool:
+        """Whether a worker holds the spool."""
+        return self.ocupado_por is not None
+
+    @property
+    def estado(self) -> Estado:
+        """The state derived from the row's facts (SPEC §4)."""
+        if self.resultado_metrologia == Resultado.APROBADO:
+            return Estado.APROBADO
+        if self.resultado_metrologia == Resultado.RECHAZADO:
+            return Estado.EN_REPARACION if self.ocupado else Estado.RECHAZADO
+        if self.fecha_soldadura:
+            return Estado.OCUPADO_METROLOGIA if self.ocupado else Estado.SOLD_COMPLETADO
+        if self.fecha_armado:
+            return Estado.OCUPADO_SOLD if self.ocupado else Estado.ARM_COMPLETADO
+        return Estado.OCUPADO_ARM if self.ocupado else Estado.DISPONIBLE
+
+    @property
+    def operacion_actual(self) -> Operacion | None:
+        """The operation under way, or None when the spool is free."""
+        return OPERACION_EN_CURSO.get(self.estado)
+
+    def tracking(self) -> dict[str, Any]:
+        """The tracking fields as a dict, in sheet order."""
+        return {name: getattr(self, name) for name in TRACKING_FIELDS}
+
+    def con(self, **cambios: Any) -> Spool:
+        """A copy with ``cambios`` applied."""
+        return dataclasses.replace(self, **cambios)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    """One row of the append-only Metadata log."""
+
+    id: str
+    timestamp: str
+    evento_tipo: str
+    tag_spool: str
+    worker_id: int
+    worker_nombre: str
+    operacion: str
+    accion: str
+    fecha_operacion: str
+    metadata_json: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as a plain dict in Metadata column order."""
+        return {name: getattr(self, name) for name in EVENT_FIELDS}

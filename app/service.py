@@ -1,0 +1,106 @@
+"""The command service: read fresh → the machine decides → one atomic commit → publish."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import weakref
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from .domain.errors import IdempotencyKeyReused, InvalidTransition, NotHolder, SpoolOccupied, VersionConflict
+from .domain.machine import Comando, Decision, decidir
+from .domain.views import event_view, spool_view
+from .feed import Feed
+from .stores.base import DuplicateIdempotencyKey, IdempotencyRecord, StaleWrite, Store
+
+# Errors raised once the spool is known carry it, so a client can refresh without another request.
+_CON_SPOOL = (VersionConflict, SpoolOccupied, InvalidTransition, NotHolder)
+
+# A conditional commit that loses a race is decided again on fresh data; the second decision
+# answers SPOOL_OCCUPIED / VERSION_CONFLICT, so a few rounds always settle.
+_RONDAS = 5
+
+
+def request_hash(endpoint: str, body: dict[str, Any]) -> str:
+    """Fingerprint of endpoint + body, so a reused Idempotency-Key with another request is caught."""
+    canonico = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{endpoint}\n{canonico}".encode()).hexdigest()
+
+
+class CommandService:
+    """Runs TOMAR / PAUSAR / COMPLETAR commands against a store."""
+
+    def __init__(
+        self,
+        store: Store,
+        feed: Feed,
+        zona: tzinfo = UTC,
+        reloj: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store, self.feed, self.zona, self.reloj = store, feed, zona, reloj
+        # Commands on one spool run one at a time in this process (under gevent, threading's
+        # locks are monkey-patched into gevent locks); across processes the conditional commit
+        # decides.
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, tag: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.get(tag)
+            if lock is None:
+                lock = self._locks[tag] = threading.Lock()
+            return lock
+
+    def ejecutar(
+        self, comando: Comando, endpoint: str, body: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Run ``comando`` and answer ``{spool, event}``; a retried Idempotency-Key replays the first answer."""
+        huella = request_hash(endpoint, body)
+        lock = self._lock(comando.tag_spool)
+        with lock:
+            if idempotency_key is not None:
+                previo = self.store.idempotency(idempotency_key)
+                if previo is not None:
+                    return self._replay(previo, huella)
+            for _ in range(_RONDAS):
+                decision, record, respuesta = self._decidir(comando, idempotency_key, huella)
+                try:
+                    self.store.commit(decision, record)
+                except DuplicateIdempotencyKey:
+                    # Another process ran the same request first: answer as it did.
+                    previo = self.store.idempotency(idempotency_key)  # type: ignore[arg-type]
+                    if previo is not None:
+                        return self._replay(previo, huella)
+                    continue
+                except StaleWrite:
+                    continue
+                self.feed.publish(decision.despues, self.store.workers())
+                return respuesta
+        raise VersionConflict(f"El spool {comando.tag_spool} cambia demasiado rápido; reintente.")
+
+    def _decidir(
+        self, comando: Comando, key: str | None, huella: str
+    ) -> tuple[Decision, IdempotencyRecord | None, dict[str, Any]]:
+        """Decide on fresh data; the answer is built now so a replay returns exactly it."""
+        spool = self.store.spool(comando.tag_spool)
+        workers = self.store.workers()
+        metadata = {"idempotency_key": key} if key is not None else None
+        try:
+            decision = decidir(comando, spool, workers, self.reloj(), self.zona, metadata=metadata)
+        except _CON_SPOOL as exc:
+            if spool is not None:
+                exc.extra["spool"] = spool_view(spool, workers)
+            raise
+        respuesta = {"spool": spool_view(decision.despues, workers), "event": event_view(decision.event)}
+        record = IdempotencyRecord(key=key, request_hash=huella, response=respuesta) if key else None
+        return decision, record, respuesta
+
+    def _replay(self, previo: IdempotencyRecord, huella: str) -> dict[str, Any]:
+        if previo.request_hash != huella:
+            raise IdempotencyKeyReused(
+                "Esta Idempotency-Key ya se usó con otra solicitud; genere una nueva para cada acción."
+            )
+        return previo.response

@@ -1,0 +1,76 @@
+"""The store port: what the service needs from a source of truth (SQLite file or Google Sheet)."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from ..domain.machine import Decision
+from ..domain.model import Event, Spool, Worker
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every spool (in row order) and every worker, read together."""
+
+    spools: tuple[Spool, ...]
+    workers: tuple[Worker, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What a command sent with an Idempotency-Key left behind, to answer its retries."""
+
+    key: str
+    request_hash: str  # endpoint + canonical body: the same key with another request is refused
+    response: dict[str, Any]  # the first successful answer, ``{"spool": ..., "event": ...}``
+
+
+class StaleWrite(Exception):
+    """The row no longer holds the version the decision was made on: nothing was written."""
+
+
+class DuplicateIdempotencyKey(StaleWrite):
+    """Another process committed a command with the same Idempotency-Key first."""
+
+
+class Store(abc.ABC):
+    """A source of truth. Every method either fully happens or raises; none half-writes."""
+
+    #: Short name reported by ``/api/health``.
+    name: str = "?"
+
+    @abc.abstractmethod
+    def snapshot(self) -> Snapshot:
+        """Read every spool and worker in one go (one request for a remote store)."""
+
+    @abc.abstractmethod
+    def spool(self, tag: str) -> Spool | None:
+        """Read one spool fresh from the source of truth, or None if no row has that tag."""
+
+    @abc.abstractmethod
+    def workers(self) -> dict[int, Worker]:
+        """The workers by id; a remote store may answer from its last snapshot."""
+
+    @abc.abstractmethod
+    def commit(self, decision: Decision, idempotency: IdempotencyRecord | None = None) -> None:
+        """Write ``decision`` atomically: the row (only if it still holds ``decision.antes.version``)
+        and its event, plus the idempotency record; raise StaleWrite and write nothing otherwise."""
+
+    @abc.abstractmethod
+    def events(self, tag: str) -> list[Event]:
+        """The spool's events, oldest first."""
+
+    @abc.abstractmethod
+    def idempotency(self, key: str) -> IdempotencyRecord | None:
+        """The record of the command that carried ``key``, or None."""
+
+    def load(self, spools: Iterable[Spool], workers: Iterable[Worker]) -> None:
+        """Add or replace spools and workers (demo and CSV import); stores that are edited by
+        people instead (a Google Sheet) do not support it."""
+        raise NotImplementedError(f"the {self.name} store is edited at its source, not loaded")
+
+    def close(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing to release
+        """Release connections."""

@@ -1,0 +1,220 @@
+"""The embedded store (SPEC §8): one SQLite file in WAL mode, one transaction per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..domain.machine import Decision
+from ..domain.model import EVENT_FIELDS, TRACKING_FIELDS, Event, Resultado, Spool, Worker, parse_roles
+from .base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS operaciones (
+    posicion INTEGER PRIMARY KEY AUTOINCREMENT,  -- row order, as in the sheet
+    tag_spool TEXT NOT NULL UNIQUE,
+    ocupado_por INTEGER,
+    timestamp_ocupacion TEXT,
+    version TEXT,
+    armador INTEGER,
+    fecha_armado TEXT,
+    soldador INTEGER,
+    fecha_soldadura TEXT,
+    metrologo INTEGER,
+    fecha_metrologia TEXT,
+    resultado_metrologia TEXT,
+    reparacion_ciclo INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS trabajadores (
+    id INTEGER PRIMARY KEY,
+    nombre TEXT NOT NULL,
+    apellido TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    activo INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metadata (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- append order
+    id TEXT NOT NULL UNIQUE,
+    timestamp TEXT NOT NULL,
+    evento_tipo TEXT NOT NULL,
+    tag_spool TEXT NOT NULL,
+    worker_id INTEGER NOT NULL,
+    worker_nombre TEXT NOT NULL,
+    operacion TEXT NOT NULL,
+    accion TEXT NOT NULL,
+    fecha_operacion TEXT NOT NULL,
+    metadata_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metadata_por_spool ON metadata (tag_spool, seq);
+CREATE TABLE IF NOT EXISTS idempotencia (
+    clave TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    event_id TEXT NOT NULL REFERENCES metadata (id),
+    respuesta TEXT NOT NULL
+);
+-- The log is append-only: the service never edits or deletes an event.
+CREATE TRIGGER IF NOT EXISTS metadata_sin_update BEFORE UPDATE ON metadata
+BEGIN SELECT RAISE(ABORT, 'metadata is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS metadata_sin_delete BEFORE DELETE ON metadata
+BEGIN SELECT RAISE(ABORT, 'metadata is append-only'); END;
+"""
+
+_SPOOL_COLUMNS = ("tag_spool", *TRACKING_FIELDS)
+
+
+def _spool(row: sqlite3.Row) -> Spool:
+    datos = {name: row[name] for name in _SPOOL_COLUMNS}
+    if datos["resultado_metrologia"]:
+        datos["resultado_metrologia"] = Resultado(datos["resultado_metrologia"])
+    return Spool(**datos)
+
+
+def _worker(row: sqlite3.Row) -> Worker:
+    return Worker(
+        id=row["id"],
+        nombre=row["nombre"],
+        apellido=row["apellido"],
+        roles=parse_roles(row["roles"].split(",")),
+        activo=bool(row["activo"]),
+    )
+
+
+def _event(row: sqlite3.Row) -> Event:
+    datos = {name: row[name] for name in EVENT_FIELDS}
+    datos["metadata_json"] = json.loads(datos["metadata_json"])
+    return Event(**datos)
+
+
+class SqliteStore(Store):
+    """A SQLite file shared safely by every worker process and the CLI."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> None:
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        # One connection per process: sqlite3 calls never yield to another greenlet, and the lock
+        # keeps a transaction whole should a future driver yield.
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        # WAL lets readers (other workers, the CLI) run beside the writer; synchronous=FULL
+        # fsyncs the WAL at every commit, so an answered command survives a power cut.
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _transaction(self, mode: str = "DEFERRED") -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute(f"BEGIN {mode}")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def snapshot(self) -> Snapshot:
+        """Every spool and worker from one read transaction (a consistent WAL snapshot)."""
+        with self._transaction() as db:
+            spools = tuple(_spool(r) for r in db.execute("SELECT * FROM operaciones ORDER BY posicion"))
+            workers = tuple(_worker(r) for r in db.execute("SELECT * FROM trabajadores ORDER BY id"))
+        return Snapshot(spools=spools, workers=workers)
+
+    def spool(self, tag: str) -> Spool | None:
+        """One spool, fresh."""
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM operaciones WHERE tag_spool = ?", (tag,)).fetchone()
+        return _spool(row) if row else None
+
+    def workers(self) -> dict[int, Worker]:
+        """Every worker, fresh (a local read costs nothing)."""
+        with self._lock:
+            return {w.id: w for w in map(_worker, self._conn.execute("SELECT * FROM trabajadores"))}
+
+    def commit(self, decision: Decision, idempotency: IdempotencyRecord | None = None) -> None:
+        """Conditional update on ``version`` + event insert (+ idempotency record), one transaction."""
+        cambios = decision.despues.tracking()
+        asignaciones = ", ".join(f"{name} = ?" for name in cambios)
+        event = decision.event.as_dict()
+        event["metadata_json"] = json.dumps(event["metadata_json"], ensure_ascii=False, sort_keys=True)
+        with self._transaction("IMMEDIATE") as db:
+            cursor = db.execute(
+                f"UPDATE operaciones SET {asignaciones} WHERE tag_spool = ? AND version IS ?",
+                (*cambios.values(), decision.antes.tag_spool, decision.antes.version),
+            )
+            if cursor.rowcount != 1:
+                raise StaleWrite(decision.antes.tag_spool)
+            db.execute(
+                f"INSERT INTO metadata ({', '.join(EVENT_FIELDS)}) VALUES ({', '.join('?' * len(EVENT_FIELDS))})",
+                tuple(event.values()),
+            )
+            if idempotency is not None:
+                try:
+                    db.execute(
+                        "INSERT INTO idempotencia (clave, request_hash, event_id, respuesta) VALUES (?, ?, ?, ?)",
+                        (
+                            idempotency.key,
+                            idempotency.request_hash,
+                            decision.event.id,
+                            json.dumps(idempotency.response, ensure_ascii=False),
+                        ),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise DuplicateIdempotencyKey(idempotency.key) from exc
+
+    def events(self, tag: str) -> list[Event]:
+        """The spool's events in append order."""
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM metadata WHERE tag_spool = ? ORDER BY seq", (tag,)).fetchall()
+        return [_event(r) for r in rows]
+
+    def idempotency(self, key: str) -> IdempotencyRecord | None:
+        """The recorded first answer for ``key``."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT clave, request_hash, respuesta FROM idempotencia WHERE clave = ?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            key=row["clave"], request_hash=row["request_hash"], response=json.loads(row["respuesta"])
+        )
+
+    def load(self, spools: Iterable[Spool], workers: Iterable[Worker]) -> None:
+        """Upsert spools and workers in one transaction (demo shop, CSV import)."""
+        with self._transaction("IMMEDIATE") as db:
+            db.executemany(
+                "INSERT INTO trabajadores (id, nombre, apellido, roles, activo) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET nombre = excluded.nombre, apellido = excluded.apellido, "
+                "roles = excluded.roles, activo = excluded.activo",
+                [(w.id, w.nombre, w.apellido, ",".join(w.roles), int(w.activo)) for w in workers],
+            )
+            columnas = ", ".join(_SPOOL_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in TRACKING_FIELDS)
+            db.executemany(
+                f"INSERT INTO operaciones ({columnas}) VALUES ({', '.join('?' * len(_SPOOL_COLUMNS))}) "
+                f"ON CONFLICT (tag_spool) DO UPDATE SET {updates}",
+                [_row_values(s) for s in spools],
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+
+def _row_values(spool: Spool) -> tuple[Any, ...]:
+    valores = spool.tracking()
+    if valores["resultado_metrologia"] is not None:
+        valores["resultado_metrologia"] = str(valores["resultado_metrologia"])
+    return (spool.tag_spool, *valores.values())

@@ -1,0 +1,168 @@
+"""Shared fixtures: apps on a fresh demo shop, their clients, and the real gunicorn server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+from app import create_app, demo
+from app.domain.model import Estado, Spool, Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_sqlite_app(tmp_path: Path, spools: Iterable[Spool] = (), workers: Iterable[Worker] = (), **config) -> Flask:
+    """An app on a fresh SQLite file holding ``spools`` and ``workers``."""
+    app = create_app({"TESTING": True, "DB": str(tmp_path / "zeues.sqlite3"), **config})
+    app.extensions["zeues"].store.load(spools, workers)
+    return app
+
+
+# Store kinds the contract and flow suites run against. Each factory takes
+# (tmp_path, spools, workers, **config) and returns an app whose store holds exactly that data.
+APP_FACTORIES: dict[str, Callable[..., Flask]] = {"sqlite": make_sqlite_app}
+
+
+@pytest.fixture(params=sorted(APP_FACTORIES))
+def make_shop(request, tmp_path):
+    """Build an app on chosen data, once per store kind: ``make_shop(spools, workers)``."""
+    apps: list[Flask] = []
+
+    def make(spools: Iterable[Spool] | None = None, workers: Iterable[Worker] | None = None, **config) -> Flask:
+        app = APP_FACTORIES[request.param](
+            tmp_path / f"shop{len(apps)}",
+            demo.spools() if spools is None else spools,
+            demo.WORKERS if workers is None else workers,
+            **config,
+        )
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["zeues"].store.close()
+
+
+@pytest.fixture
+def shop_app(make_shop):
+    """An app on the demo shop, once per store kind."""
+    return make_shop()
+
+
+@pytest.fixture
+def app(tmp_path):
+    """An app on the demo shop in a fresh SQLite file."""
+    app = make_sqlite_app(tmp_path, demo.spools(), demo.WORKERS)
+    yield app
+    app.extensions["zeues"].store.close()
+
+
+@pytest.fixture
+def client(app):
+    """Flask test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """Flask CLI runner."""
+    return app.test_cli_runner()
+
+
+def tag_en(app_or_client, estado: Estado, index: int = 0) -> str:
+    """A demo spool currently in ``estado``."""
+    app = getattr(app_or_client, "application", app_or_client)
+    spools = [s for s in app.extensions["zeues"].store.snapshot().spools if s.estado == estado]
+    return spools[index].tag_spool
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """The real gunicorn + gevent server in a subprocess, on a SQLite file loaded with the demo shop."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+        self.db = tmp_path / "live.sqlite3"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / "gunicorn.log"
+        self.env = {
+            **os.environ,
+            "ZEUES_DB": str(self.db),
+            "ZEUES_BIND": f"127.0.0.1:{self.port}",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def load_demo(self) -> None:
+        """Run the real ``flask demo`` command on the server's file."""
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "demo"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start gunicorn and return once it answers /api/health."""
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if requests.get(f"{self.url}/api/health", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)  # readiness probe of a starting process, not synchronisation of a test
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        """Send ``sig`` and wait for the server to exit; returns its exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def restart(self) -> None:
+        """Stop gracefully and start again on the same file."""
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def live_server(tmp_path) -> Iterator[LiveServer]:
+    """A running gunicorn + gevent server on the demo shop."""
+    server = LiveServer(tmp_path)
+    server.load_demo()
+    server.start()
+    yield server
+    server.stop()

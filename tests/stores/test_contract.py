@@ -1,0 +1,120 @@
+"""The store port's contract: every adapter (SQLite, Google Sheets) passes this suite unchanged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from app.domain.machine import Comando, decidir
+from app.domain.model import Accion, Estado, Operacion, Rol, Spool, Worker
+from app.stores.base import DuplicateIdempotencyKey, IdempotencyRecord, StaleWrite
+
+AHORA = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+WORKERS = (
+    Worker(1, "Juan", "Pérez", (Rol.ARMADOR,), True),
+    Worker(2, "Ñandú – 日本", '=IMPORTXML("http://x")', (Rol.ARMADOR, Rol.SOLDADOR), True),
+    Worker(3, "Ina", "Activa", (Rol.ARMADOR,), False),
+    Worker(4, "Patricia", "Sepúlveda", (Rol.SUPERVISOR,), True),
+)
+SPOOLS = (
+    Spool("MK-1335-CW-25238-011", version="v-a"),
+    Spool('=IMPORTXML("http://x")', version="v-b"),
+    Spool("MK-1335-CW-25238-013", version="v-c", fecha_armado="2026-05-01", armador=1, reparacion_ciclo=2),
+    Spool("MK-1335-CW-25238-014", version="v-d", ocupado_por=1, timestamp_ocupacion="2026-05-04T10:00:00Z"),
+)
+
+
+@pytest.fixture
+def store(make_shop):
+    """A store holding SPOOLS and WORKERS."""
+    return make_shop(SPOOLS, WORKERS).extensions["zeues"].store
+
+
+def decide(store, tag, accion=Accion.TOMAR, operacion=Operacion.ARM, worker=1, metadata=None):
+    comando = Comando(accion, operacion, tag, worker)
+    return decidir(comando, store.spool(tag), store.workers(), AHORA, UTC, metadata=metadata)
+
+
+def test_snapshot_has_every_spool_in_row_order_and_every_worker(store):
+    snapshot = store.snapshot()
+    assert snapshot.spools == SPOOLS
+    assert sorted(snapshot.workers, key=lambda w: w.id) == list(WORKERS)
+
+
+def test_spool_reads_one_row_and_none_for_an_unknown_tag(store):
+    assert store.spool("MK-1335-CW-25238-013") == SPOOLS[2]
+    assert store.spool("MK-0000-XX-00000-000") is None
+
+
+def test_workers_are_keyed_by_id_with_roles_and_activo(store):
+    assert store.workers() == {w.id: w for w in WORKERS}
+
+
+def test_commit_writes_the_row_and_appends_one_event(store):
+    decision = decide(store, "MK-1335-CW-25238-011")
+    store.commit(decision)
+    assert store.spool("MK-1335-CW-25238-011") == decision.despues
+    assert store.events("MK-1335-CW-25238-011") == [decision.event]
+    # Other rows are untouched.
+    assert store.snapshot().spools[1:] == SPOOLS[1:]
+
+
+def test_commit_on_a_stale_version_writes_nothing(store):
+    primera = decide(store, "MK-1335-CW-25238-011")
+    segunda = decide(store, "MK-1335-CW-25238-011", worker=2)
+    store.commit(primera)
+    with pytest.raises(StaleWrite):
+        store.commit(segunda)
+    assert store.spool("MK-1335-CW-25238-011") == primera.despues
+    assert store.events("MK-1335-CW-25238-011") == [primera.event]
+
+
+def test_events_are_oldest_first_and_per_spool(store):
+    tag = "MK-1335-CW-25238-011"
+    hechas = []
+    for accion in (Accion.TOMAR, Accion.PAUSAR, Accion.TOMAR, Accion.COMPLETAR):
+        decision = decide(store, tag, accion=accion)
+        store.commit(decision)
+        hechas.append(decision.event)
+    otra = decide(store, "MK-1335-CW-25238-013", operacion=Operacion.SOLD, worker=2)
+    store.commit(otra)
+    assert store.events(tag) == hechas
+    assert [e.evento_tipo for e in store.events(tag)] == ["TOMAR_ARM", "PAUSAR_ARM", "TOMAR_ARM", "COMPLETAR_ARM"]
+    assert store.events("MK-1335-CW-25238-013") == [otra.event]
+    assert store.spool(tag).estado == Estado.ARM_COMPLETADO
+
+
+def test_idempotency_record_is_kept_with_the_commit(store):
+    decision = decide(store, "MK-1335-CW-25238-011", metadata={"idempotency_key": "k-1"})
+    record = IdempotencyRecord("k-1", "hash-1", {"spool": {"tag_spool": "MK-1335-CW-25238-011"}, "event": {}})
+    assert store.idempotency("k-1") is None
+    store.commit(decision, record)
+    kept = store.idempotency("k-1")
+    assert (kept.key, kept.request_hash) == ("k-1", "hash-1")
+    assert kept.response["spool"]["tag_spool"] == "MK-1335-CW-25238-011"
+
+
+def test_a_second_commit_with_the_same_key_writes_nothing(store):
+    store.commit(
+        decide(store, "MK-1335-CW-25238-011", metadata={"idempotency_key": "k-2"}),
+        IdempotencyRecord("k-2", "h", {"spool": {}, "event": {}}),
+    )
+    otra = decide(
+        store, "MK-1335-CW-25238-013", operacion=Operacion.SOLD, worker=2, metadata={"idempotency_key": "k-2"}
+    )
+    with pytest.raises(DuplicateIdempotencyKey):
+        store.commit(otra, IdempotencyRecord("k-2", "h", {"spool": {}, "event": {}}))
+    assert store.spool("MK-1335-CW-25238-013") == SPOOLS[2]
+    assert store.events("MK-1335-CW-25238-013") == []
+
+
+def test_text_round_trips_literally(store):
+    tag = '=IMPORTXML("http://x")'
+    decision = decide(store, tag, worker=2, metadata={"idempotency_key": "=1+1 Ñandú – 日本"})
+    store.commit(decision)
+    assert store.spool(tag) == decision.despues
+    [event] = store.events(tag)
+    assert event.worker_nombre == 'Ñandú – 日本 =IMPORTXML("http://x")'
+    assert event.metadata_json == {"idempotency_key": "=1+1 Ñandú – 日本"}
+    assert event.tag_spool == tag
