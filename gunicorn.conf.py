@@ -13,3 +13,15 @@ worker_class = "gevent"
 workers = int(os.environ.get("ZEUES_WORKERS", "1"))
 worker_connections = int(os.environ.get("ZEUES_WORKER_CONNECTIONS", "4000"))
 accesslog = "-"
+# Long polls hold up to 28 s. On SIGTERM the feed answers them at once (see post_worker_init), so
+# the graceful period only has to cover ordinary requests; keep it above the longest hold anyway.
+graceful_timeout = 35
+# Tablets re-poll immediately after each answer: keep the connection for that.
+keepalive = 5
+
+
+def post_worker_init(worker):
+    """Start the feed's poller in each worker process (never in the master, never in create_app)."""
+    from app.feed import serve_in_gunicorn_worker
+
+    serve_in_gunicorn_worker(worker)

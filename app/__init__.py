@@ -8,7 +8,7 @@ from flask import Flask
 
 from . import cli, config, errors
 from .extensions import Zeues, api
-from .feed import Feed
+from .feed import Feed, FeedSettings
 from .service import CommandService
 from .stores import open_store
 
@@ -19,15 +19,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config.load(app, test_config)
 
     store = open_store(app.config)
-    feed = Feed(store)
+    feed = Feed(store, FeedSettings.from_config(app.config))
     app.extensions["zeues"] = Zeues(
         store=store, feed=feed, service=CommandService(store, feed, zona=app.config["ZONA"])
     )
 
     api.init_app(app)
-    from .blueprints import commands, health, pages, spools, workers
+    from .blueprints import changes, commands, health, pages, spools, workers
 
-    for module in (health, workers, spools, commands):
+    for module in (health, workers, spools, commands, changes):
         api.register_blueprint(module.blp, url_prefix="/api")
     app.register_blueprint(pages.bp)
     errors.init_app(app)

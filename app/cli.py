@@ -1,4 +1,4 @@
-"""Flask CLI commands: ``demo`` (a demo shop) and ``import`` (spools and workers from CSV)."""
+"""Flask CLI commands: ``demo``, ``import`` (spools and workers from CSV), ``sheets-check``, ``sheets-init``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .domain.errors import SourceUnavailable
 from .domain.model import TRABAJADOR_FIELDS
 from .extensions import zeues
 from .stores.rows import OPERACIONES_HEADERS, HeaderProblem, locate, spool_from_row, worker_from_row
@@ -86,7 +87,50 @@ def _has(header: list[str], wanted: str) -> bool:
     return True
 
 
+def _sheets_store():
+    """The app's Google Sheets store, or a clear refusal when the app runs on SQLite."""
+    from .stores.sheets import SheetsStore
+
+    store = zeues().store
+    if not isinstance(store, SheetsStore):
+        raise click.ClickException("ZEUES_SPREADSHEET_ID is not set: the service is running on SQLite.")
+    return store
+
+
+def _report(problems: list[str]) -> None:
+    for line in problems:
+        click.echo(line)
+    if problems:
+        raise click.exceptions.Exit(1)
+    click.echo("The spreadsheet has every tab and header the service needs.")
+
+
+@click.command("sheets-check")
+@with_appcontext
+def sheets_check_command() -> None:
+    """Report missing tabs and missing or repeated headers in the Google Sheet (exit 1 if any)."""
+    try:
+        _report(_sheets_store().check())
+    except SourceUnavailable as exc:
+        raise click.ClickException(exc.detail) from exc
+
+
+@click.command("sheets-init")
+@with_appcontext
+def sheets_init_command() -> None:
+    """Add missing tracking headers at the end of row 1 and missing tabs with their headers."""
+    store = _sheets_store()
+    try:
+        for line in store.init():
+            click.echo(line)
+        _report(store.check())
+    except SourceUnavailable as exc:
+        raise click.ClickException(exc.detail) from exc
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(demo_command)
     app.cli.add_command(import_command)
+    app.cli.add_command(sheets_check_command)
+    app.cli.add_command(sheets_init_command)

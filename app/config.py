@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,10 +31,27 @@ class Defaults:
     SQLITE_SYNCHRONOUS = "FULL"
     # ZEUES_SPREADSHEET_ID: when set, the Google Sheet is the source of truth instead of SQLite.
     SPREADSHEET_ID = ""
+    # ZEUES_SHEETS_TIMEOUT: seconds one Sheets API call may take before it counts as failed and is retried.
+    SHEETS_TIMEOUT = 10.0
+    # ZEUES_SHEETS_ATTEMPTS: tries per Sheets call on 429/5xx/timeouts before answering 503 SOURCE_UNAVAILABLE.
+    SHEETS_ATTEMPTS = 4
+    # ZEUES_SHEETS_BACKOFF / ZEUES_SHEETS_MAX_BACKOFF: jittered exponential wait between tries (seconds),
+    # so a quota burst (60 requests/min) drains instead of being hammered.
+    SHEETS_BACKOFF = 0.5
+    SHEETS_MAX_BACKOFF = 8.0
     # ZEUES_TIMEZONE: the plant's zone, for the fecha_* dates (timestamps are always UTC).
     TIMEZONE = "UTC"
     # ZEUES_MAX_CONTENT_LENGTH: commands are a few hundred bytes; anything over 64 KB is refused.
     MAX_CONTENT_LENGTH = 64 * 1024
+
+    # ZEUES_FEED_*: the poller's cadence (SPEC §6). Every 5 s by default; 2 s while commands flow;
+    # 15 s after 5 idle minutes (a Sheet's read quota is 60/min, shared with the commands);
+    # backoff up to 60 s while the source fails.
+    FEED_POLL_S = 5.0
+    FEED_BUSY_POLL_S = 2.0
+    FEED_IDLE_POLL_S = 15.0
+    FEED_IDLE_AFTER_S = 300.0
+    FEED_MAX_BACKOFF_S = 60.0
 
     # OpenAPI document, generated from the schemas at /api/openapi.json.
     API_TITLE = "ZEUES floor tracker"
@@ -54,6 +72,9 @@ def load(app: Any, test_config: dict[str, Any] | None) -> None:
         app.config.from_prefixed_env("ZEUES")
     else:
         app.config.update(test_config)
+    # Google's own names, unprefixed: the service account key file, and a local Sheets API stand-in.
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "SHEETS_EMULATOR_HOST"):
+        app.config.setdefault(name, os.environ.get(name, "") if test_config is None else "")
     check(app)
 
 
@@ -74,6 +95,34 @@ def check(app: Any) -> None:
     cfg["SQLITE_SYNCHRONOUS"] = sync
     if not isinstance(cfg["MAX_CONTENT_LENGTH"], int) or cfg["MAX_CONTENT_LENGTH"] <= 0:
         raise ConfigError(f"ZEUES_MAX_CONTENT_LENGTH={cfg['MAX_CONTENT_LENGTH']!r} must be a positive number of bytes")
+    _check_sheets(cfg)
     db = str(cfg["DB"])
     if db != ":memory:":
         cfg["DB"] = db if os.path.isabs(db) else os.path.join(app.instance_path, db)
+
+
+def _check_sheets(cfg: Any) -> None:
+    """A configured spreadsheet needs a plausible id and, unless emulated, a service account key."""
+    if not cfg["SPREADSHEET_ID"]:
+        return
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", str(cfg["SPREADSHEET_ID"])):
+        raise ConfigError(
+            f"ZEUES_SPREADSHEET_ID={cfg['SPREADSHEET_ID']!r} is not a spreadsheet id "
+            "(the part of the sheet's URL between /d/ and /edit)"
+        )
+    for name in ("SHEETS_TIMEOUT", "SHEETS_ATTEMPTS", "SHEETS_BACKOFF", "SHEETS_MAX_BACKOFF"):
+        try:
+            ok = float(cfg[name]) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"ZEUES_{name}={cfg[name]!r} must be a positive number")
+    if cfg["SHEETS_EMULATOR_HOST"]:
+        return
+    key = cfg["GOOGLE_APPLICATION_CREDENTIALS"]
+    if not key:
+        raise ConfigError(
+            "ZEUES_SPREADSHEET_ID is set but GOOGLE_APPLICATION_CREDENTIALS is not (the service account's JSON key)"
+        )
+    if not os.path.isfile(key):
+        raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS={key!r} is not a readable file")

@@ -162,3 +162,4 @@ class HealthSchema(Schema):
     cursor = fields.String()
     last_sync_age_s = fields.Float(allow_none=True)
     stale = fields.Boolean()
+    waiters = fields.Integer(metadata={"description": "long-poll requests held by this process"})

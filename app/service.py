@@ -77,7 +77,7 @@ class CommandService:
                     continue
                 except StaleWrite:
                     continue
-                self.feed.publish(decision.despues, self.store.workers())
+                self.feed.publish(respuesta["spool"])
                 return respuesta
         raise VersionConflict(f"El spool {comando.tag_spool} cambia demasiado rápido; reintente.")
 

@@ -12,6 +12,10 @@ from .base import Store
 
 def open_store(config: Mapping[str, Any]) -> Store:
     """The store the configuration selects: the embedded SQLite file unless a spreadsheet is set."""
+    if config.get("SPREADSHEET_ID"):
+        from .sheets import SheetsStore
+
+        return SheetsStore.from_config(config)
     from .sqlite import SqliteStore
 
     try:

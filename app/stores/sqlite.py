@@ -104,6 +104,9 @@ class SqliteStore(Store):
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        # Workers cached under the connection's data_version (see workers()).
+        self._workers: dict[int, Worker] | None = None
+        self._workers_version: int | None = None
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         # WAL lets readers (other workers, the CLI) run beside the writer; synchronous=FULL
         # fsyncs the WAL at every commit, so an answered command survives a power cut.
@@ -137,9 +140,16 @@ class SqliteStore(Store):
         return _spool(row) if row else None
 
     def workers(self) -> dict[int, Worker]:
-        """Every worker, fresh (a local read costs nothing)."""
+        """Every worker, fresh: re-read only when the file changed since the last read."""
         with self._lock:
-            return {w.id: w for w in map(_worker, self._conn.execute("SELECT * FROM trabajadores"))}
+            # Reading and parsing every worker was ~10% of a command's CPU. data_version moves
+            # whenever another connection (a second worker process, the CLI) commits; this
+            # connection only writes trabajadores in load(), which drops the cache itself.
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if self._workers is None or version != self._workers_version:
+                self._workers = {w.id: w for w in map(_worker, self._conn.execute("SELECT * FROM trabajadores"))}
+                self._workers_version = version
+            return dict(self._workers)
 
     def commit(self, decision: Decision, idempotency: IdempotencyRecord | None = None) -> None:
         """Conditional update on ``version`` + event insert (+ idempotency record), one transaction."""
@@ -193,6 +203,7 @@ class SqliteStore(Store):
     def load(self, spools: Iterable[Spool], workers: Iterable[Worker]) -> None:
         """Upsert spools and workers in one transaction (demo shop, CSV import)."""
         with self._transaction("IMMEDIATE") as db:
+            self._workers = None  # under the lock, so no reader caches the rows being replaced
             db.executemany(
                 "INSERT INTO trabajadores (id, nombre, apellido, roles, activo) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET nombre = excluded.nombre, apellido = excluded.apellido, "

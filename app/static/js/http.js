@@ -1,0 +1,104 @@
+/* ZEUES http: one XMLHttpRequest wrapper (timeouts, JSON, retry hints) shared by every page. */
+(function (Z) {
+  'use strict';
+
+  var DEFAULT_TIMEOUT_MS = 15000;
+
+  function parseJson(text) {
+    if (!text) { return null; }
+    try { return JSON.parse(text); } catch (e) { return null; }
+  }
+
+  // Calls done(res) exactly once; res.status is 0 when no answer arrived (Wi-Fi drop,
+  // server down, our own timeout), so callers never need a separate error path.
+  function request(opts, done) {
+    var xhr = new XMLHttpRequest();
+    var finished = false;
+    var timer = null;
+    var name;
+
+    function finish(answered) {
+      if (finished) { return; }
+      finished = true;
+      clearTimeout(timer);
+      var status = answered ? xhr.status : 0;
+      if (status) { Z.clock.sync(xhr.getResponseHeader('Date')); }
+      done({
+        status: status,
+        network: status === 0,
+        data: status ? parseJson(xhr.responseText) : null,
+        header: function (header) { return status ? xhr.getResponseHeader(header) : null; }
+      });
+    }
+
+    xhr.open(opts.method || 'GET', opts.url, true);
+    xhr.setRequestHeader('Accept', 'application/json');
+    if (opts.body !== undefined) { xhr.setRequestHeader('Content-Type', 'application/json'); }
+    for (name in opts.headers || {}) {
+      if (opts.headers.hasOwnProperty(name)) { xhr.setRequestHeader(name, opts.headers[name]); }
+    }
+    xhr.onreadystatechange = function () {
+      if (xhr.readyState === 4) { finish(xhr.status !== 0); }
+    };
+    // A Wi-Fi drop often leaves the socket half-open with no reset: without our own
+    // deadline the request (and the worker's tap) would hang until the OS gives up.
+    timer = setTimeout(function () {
+      finish(false);
+      xhr.abort();
+    }, opts.timeoutMs || DEFAULT_TIMEOUT_MS);
+    xhr.send(opts.body === undefined ? null : JSON.stringify(opts.body));
+
+    return {
+      abort: function () {
+        if (finished) { return; }
+        finished = true;
+        clearTimeout(timer);
+        xhr.abort();
+      }
+    };
+  }
+
+  // "Full jitter" (a random wait up to an exponential ceiling) so a floor of tablets that
+  // lost the server together does not come back in lock-step when it restarts.
+  function backoffMs(attempt, baseMs, capMs) {
+    return Math.floor(Math.random() * Math.min(capMs, baseMs * Math.pow(2, attempt)));
+  }
+
+  // The server's own hint, from retry_after_ms in the body or a Retry-After header
+  // (seconds or an HTTP date); 0 when it gave none.
+  function retryAfterMs(res) {
+    var hint = res.data && res.data.retry_after_ms;
+    var header = res.header('Retry-After');
+    var when;
+    if (typeof hint === 'number' && hint > 0) { return hint; }
+    if (!header) { return 0; }
+    if (/^\s*\d+\s*$/.test(header)) { return parseInt(header, 10) * 1000; }
+    when = Date.parse(header);
+    return isNaN(when) ? 0 : Math.max(0, when - Z.clock.now());
+  }
+
+  // Idempotency keys: random enough that two tablets never collide; getRandomValues exists
+  // on every browser we support, Math.random is only a fallback.
+  function newKey() {
+    var bytes = [];
+    var i;
+    var random = window.crypto && window.crypto.getRandomValues ?
+      window.crypto.getRandomValues(new Uint8Array(16)) : null;
+    for (i = 0; i < 16; i += 1) {
+      bytes.push(random ? random[i] : Math.floor(Math.random() * 256));
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    return bytes.map(function (b, index) {
+      var hex = (b < 16 ? '0' : '') + b.toString(16);
+      return (index === 4 || index === 6 || index === 8 || index === 10 ? '-' : '') + hex;
+    }).join('');
+  }
+
+  Z.http = {
+    request: request,
+    backoffMs: backoffMs,
+    retryAfterMs: retryAfterMs,
+    newKey: newKey
+  };
+}(window.ZEUES = window.ZEUES || {}));

@@ -1,0 +1,517 @@
+/* ZEUES station: the worker's tablet page (worker, operation, spool tag, card, actions, Mis spools). */
+(function (Z) {
+  'use strict';
+
+  var el = Z.ui.el;
+  var OPERATIONS = ['ARM', 'SOLD', 'METROLOGIA', 'REPARACION'];
+  // Who may TOMAR each operation (SPEC §4 guards). The server decides; the page only avoids
+  // offering a button that can only fail.
+  var OPERATION_ROLES = {
+    ARM: ['ARMADOR'],
+    SOLD: ['SOLDADOR'],
+    METROLOGIA: ['METROLOGIA'],
+    REPARACION: ['SOLDADOR', 'ARMADOR']
+  };
+  var TICK_MS = 10000;
+  var SPOOL_REFRESH_CODES = ['SPOOL_OCCUPIED', 'VERSION_CONFLICT', 'INVALID_TRANSITION', 'NOT_HOLDER'];
+
+  var state = {
+    workers: null,
+    worker: null,
+    operacion: null,
+    tag: null,
+    choosing: false,
+    busy: false,
+    cardKey: null,
+    mineKey: null
+  };
+  var feed;
+  var nodes;
+  var workerRetries = 0;
+
+  function hasRole(worker, role) {
+    return worker.roles.indexOf(role) >= 0;
+  }
+
+  function canTake(worker, operacion) {
+    return OPERATION_ROLES[operacion].some(function (role) { return hasRole(worker, role); });
+  }
+
+  // A supervisor sees every operation: they may pause or complete anyone's spool.
+  function allowedOperations(worker) {
+    return OPERATIONS.filter(function (op) {
+      return canTake(worker, op) || hasRole(worker, 'SUPERVISOR');
+    });
+  }
+
+  function mayRelease(worker, spool) {
+    return spool.ocupado_por === worker.id || hasRole(worker, 'SUPERVISOR');
+  }
+
+  function say(kind, text) {
+    nodes.message.className = 'message' + (text ? ' message-' + kind : '');
+    nodes.message.setAttribute('data-kind', text ? kind : '');
+    nodes.message.textContent = text;
+  }
+
+  function focusScanField() {
+    var field = state.worker ? nodes.tagInput : nodes.workerInput;
+    if (document.activeElement !== field) { field.focus(); }
+  }
+
+  // ---- worker -------------------------------------------------------------------------
+
+  function loadWorkers() {
+    Z.api.workers(function (res) {
+      if (res.status === 200 && res.data && res.data.workers) {
+        state.workers = res.data.workers;
+        workerRetries = 0;
+        renderWorkers();
+        return;
+      }
+      // Without the list nobody can start: keep trying on our own, like the feed does.
+      say('error', Z.texts.problem(res.data && res.data.code, res.status));
+      setTimeout(loadWorkers, Z.http.retryAfterMs(res) || Z.http.backoffMs(workerRetries, 1000, 30000));
+      workerRetries += 1;
+    });
+  }
+
+  function renderWorkers() {
+    var active = state.workers.filter(function (w) { return w.activo; });
+    active.sort(function (a, b) {
+      return Z.texts.fullName(a).localeCompare(Z.texts.fullName(b));
+    });
+    Z.ui.clear(nodes.workerList);
+    active.forEach(function (worker) {
+      var button = el('button', {
+        type: 'button',
+        'class': 'worker-option',
+        'data-testid': 'worker-option',
+        'data-worker-id': worker.id
+      }, [
+        el('span', { 'class': 'worker-name' }, [Z.texts.fullName(worker)]),
+        el('span', { 'class': 'worker-roles' }, [
+          '#' + worker.id + ' · ' + worker.roles.map(Z.texts.rol).join(', ')
+        ])
+      ]);
+      button.addEventListener('click', function () { selectWorker(worker); });
+      nodes.workerList.appendChild(button);
+    });
+  }
+
+  function onWorkerForm(event) {
+    var typed = nodes.workerInput.value.replace(/^\s+|\s+$/g, '');
+    var id = parseInt(typed, 10);
+    var worker = null;
+    event.preventDefault();
+    nodes.workerInput.value = '';
+    if (!typed) { return; }
+    if (!/^\d+$/.test(typed)) {
+      say('error', 'Escriba o escanee su número de trabajador (solo cifras).');
+      return;
+    }
+    if (!state.workers) {
+      say('error', 'Todavía cargando la lista de trabajadores. Intente en unos segundos.');
+      return;
+    }
+    state.workers.forEach(function (w) { if (w.id === id) { worker = w; } });
+    if (!worker) {
+      say('error', 'No existe el trabajador ' + id + '. Revise el número.');
+    } else if (!worker.activo) {
+      say('error', Z.texts.problem('WORKER_INACTIVE'));
+    } else {
+      selectWorker(worker);
+    }
+  }
+
+  function selectWorker(worker) {
+    var operations = allowedOperations(worker);
+    state.worker = worker;
+    state.operacion = operations.length === 1 ? operations[0] : null;
+    state.tag = null;
+    state.choosing = false;
+    state.mineKey = null;
+    nodes.who.textContent = Z.texts.fullName(worker);
+    Z.ui.show(nodes.stepWorker, false);
+    Z.ui.show(nodes.stepWork, true);
+    Z.ui.show(nodes.changeWorker, true);
+    renderOperations();
+    renderCard();
+    renderMine();
+    say('info', 'Hola, ' + worker.nombre + '. ' +
+      (state.operacion ? 'Escanee un spool.' : 'Elija la operación y escanee un spool.'));
+    focusScanField();
+    // The feed may still be connecting; this makes "Mis spools" right from the first second.
+    Z.api.spoolsHeldBy(worker.id, function (res) {
+      if (res.status === 200 && res.data && res.data.spools) { feed.put(res.data.spools); }
+    });
+  }
+
+  function changeWorker() {
+    state.worker = null;
+    state.operacion = null;
+    state.tag = null;
+    state.choosing = false;
+    nodes.who.textContent = '';
+    Z.ui.show(nodes.stepWork, false);
+    Z.ui.show(nodes.stepWorker, true);
+    Z.ui.show(nodes.changeWorker, false);
+    say('info', '');
+    focusScanField();
+  }
+
+  // ---- operation ----------------------------------------------------------------------
+
+  function renderOperations() {
+    var allowed = allowedOperations(state.worker);
+    OPERATIONS.forEach(function (op) {
+      var button = nodes.operations[op];
+      var selected = state.operacion === op;
+      Z.ui.show(button, allowed.indexOf(op) >= 0);
+      button.className = 'op' + (selected ? ' op-selected' : '');
+      button.setAttribute('aria-pressed', selected ? 'true' : 'false');
+    });
+  }
+
+  function selectOperation(op) {
+    state.operacion = op;
+    state.choosing = false;
+    renderOperations();
+    renderCard();
+    say('info', Z.texts.operacion(op) + ': escanee un spool.');
+    focusScanField();
+  }
+
+  // ---- spool card ---------------------------------------------------------------------
+
+  function onTagForm(event) {
+    var tag = nodes.tagInput.value.replace(/^\s+|\s+$/g, '');
+    event.preventDefault();
+    // Cleared at once so the scanner's next read starts on an empty field.
+    nodes.tagInput.value = '';
+    if (!tag) { return; }
+    if (tag.length > 64) {
+      say('error', Z.texts.problem('VALIDATION_ERROR'));
+      return;
+    }
+    openSpool(tag, false);
+  }
+
+  function openSpool(tag, choosing) {
+    state.tag = tag;
+    state.choosing = choosing;
+    state.cardKey = null;
+    renderCard();
+    say('info', 'Buscando ' + tag + '…');
+    Z.api.spool(tag, function (res) {
+      if (state.tag !== tag) { return; }
+      if (res.status === 200 && res.data) {
+        say('info', '');
+        feed.put([res.data]);
+      } else if (res.status === 404) {
+        state.tag = null;
+        renderCard();
+        say('error', 'No existe el spool «' + tag + '». Revise el código.');
+      } else {
+        say('error', Z.texts.problem(res.data && res.data.code, res.status));
+      }
+      focusScanField();
+    });
+  }
+
+  function currentSpool() {
+    return state.tag ? feed.spools[state.tag] || null : null;
+  }
+
+  function visibleActions(spool) {
+    var worker = state.worker;
+    return spool.acciones.filter(function (a) {
+      if (a.accion === 'TOMAR') {
+        return a.operacion === state.operacion && canTake(worker, a.operacion);
+      }
+      return mayRelease(worker, spool);
+    });
+  }
+
+  function workerName(id) {
+    var name = '#' + id;
+    (state.workers || []).forEach(function (w) { if (w.id === id) { name = Z.texts.fullName(w); } });
+    return name;
+  }
+
+  function fact(label, date, workerId, extra) {
+    return el('li', { 'class': date ? 'fact done' : 'fact' }, [
+      el('span', { 'class': 'fact-label' }, [label]),
+      el('span', { 'class': 'fact-value' }, [
+        date ? date + (workerId ? ' · ' + workerName(workerId) : '') + (extra ? ' · ' + extra : '') : '—'
+      ])
+    ]);
+  }
+
+  function actionButton(testid, label, sub, onTap, kind) {
+    var button = el('button', {
+      type: 'button',
+      'class': 'action action-' + kind,
+      'data-testid': testid
+    }, [el('span', { 'class': 'action-label' }, [label]), sub ? el('span', { 'class': 'action-sub' }, [sub]) : null]);
+    button.disabled = state.busy;
+    button.addEventListener('click', onTap);
+    return button;
+  }
+
+  function cardActions(spool) {
+    var actions;
+    var hint;
+    if (state.choosing && spool.operacion_actual === 'METROLOGIA' && mayRelease(state.worker, spool)) {
+      return el('div', { 'class': 'choice' }, [
+        el('p', { 'class': 'choice-title' }, ['Resultado de la inspección']),
+        el('div', { 'class': 'actions' }, [
+          actionButton('resultado-APROBADO', 'APROBADO', null, function () {
+            send(spool, 'COMPLETAR', 'METROLOGIA', 'APROBADO');
+          }, 'APROBADO'),
+          actionButton('resultado-RECHAZADO', 'RECHAZADO', null, function () {
+            send(spool, 'COMPLETAR', 'METROLOGIA', 'RECHAZADO');
+          }, 'RECHAZADO')
+        ]),
+        actionButton('resultado-cancelar', 'Cancelar', null, function () {
+          state.choosing = false;
+          renderCard();
+        }, 'cancel')
+      ]);
+    }
+    actions = visibleActions(spool);
+    if (actions.length) {
+      return el('div', { 'class': 'actions' }, actions.map(function (a) {
+        return actionButton('action-' + a.accion, Z.texts.accion(a.accion), Z.texts.operacion(a.operacion),
+          function () { tap(spool, a.accion, a.operacion); }, a.accion);
+      }));
+    }
+    if (spool.ocupado_por && !mayRelease(state.worker, spool)) {
+      hint = 'Lo tiene ' + spool.ocupado_por_nombre + '.';
+    } else if (!state.operacion) {
+      hint = 'Elija una operación para ver las acciones.';
+    } else if (spool.acciones.length) {
+      hint = 'Este spool espera: ' + spool.acciones.map(function (a) {
+        return Z.texts.operacion(a.operacion);
+      }).filter(function (label, i, all) { return all.indexOf(label) === i; }).join(', ') + '.';
+    } else {
+      hint = 'Sin acciones pendientes.';
+    }
+    return el('p', { 'class': 'card-hint' }, [hint]);
+  }
+
+  function renderCard() {
+    var spool = currentSpool();
+    var key = spool ? [spool.version, state.operacion, state.choosing, state.busy].join('|') : null;
+    if (key === state.cardKey) { return; }
+    state.cardKey = key;
+    Z.ui.clear(nodes.card);
+    Z.ui.show(nodes.card, !!spool);
+    if (!spool) { return; }
+    nodes.card.className = 'card estado-' + spool.estado;
+    nodes.card.setAttribute('data-estado', spool.estado);
+    nodes.card.appendChild(el('div', { 'class': 'card-head' }, [
+      el('span', { 'class': 'card-tag' }, [spool.tag_spool]),
+      Z.ui.estadoBadge(spool.estado)
+    ]));
+    nodes.card.appendChild(spool.ocupado_por ?
+      el('p', { 'class': 'card-holder' }, [
+        'Ocupado por ', el('strong', {}, [spool.ocupado_por_nombre || workerName(spool.ocupado_por)]),
+        ' · ' + Z.texts.operacion(spool.operacion_actual) + ' · hace ', Z.ui.elapsed(spool.timestamp_ocupacion),
+        ' (desde las ' + Z.clock.timeOfDay(spool.timestamp_ocupacion) + ')'
+      ]) :
+      el('p', { 'class': 'card-holder' }, ['Libre']));
+    nodes.card.appendChild(el('ul', { 'class': 'facts' }, [
+      fact('Armado', spool.fecha_armado, spool.armador),
+      fact('Soldadura', spool.fecha_soldadura, spool.soldador),
+      fact('Metrología', spool.fecha_metrologia, spool.metrologo, spool.resultado_metrologia),
+      spool.reparacion_ciclo ? fact('Reparaciones', String(spool.reparacion_ciclo)) : null
+    ]));
+    nodes.card.appendChild(cardActions(spool));
+  }
+
+  // ---- commands -----------------------------------------------------------------------
+
+  function tap(spool, accion, operacion) {
+    if (state.busy) { return; }
+    // Metrología is completed with a verdict: ask for it before sending anything.
+    if (accion === 'COMPLETAR' && operacion === 'METROLOGIA') {
+      state.tag = spool.tag_spool;
+      state.choosing = true;
+      renderCard();
+      say('info', '¿Aprobado o rechazado?');
+      return;
+    }
+    send(spool, accion, operacion, null);
+  }
+
+  function successText(accion, operacion, resultado, tag) {
+    if (accion === 'TOMAR') { return 'Spool ' + tag + ' tomado para ' + Z.texts.operacion(operacion) + '.'; }
+    if (accion === 'PAUSAR') { return 'Spool ' + tag + ' pausado: queda libre.'; }
+    if (resultado) { return 'Metrología de ' + tag + ': ' + resultado + '.'; }
+    return Z.texts.operacion(operacion) + ' de ' + tag + ' completado.';
+  }
+
+  // SPEC §9: a conflict whose refreshed spool is held by someone else says so plainly.
+  function conflictText(code, fresh) {
+    if (code !== 'SPOOL_OCCUPIED' && code !== 'VERSION_CONFLICT') { return null; }
+    if (fresh && fresh.ocupado_por === state.worker.id) { return 'Este spool ya es suyo.'; }
+    if (fresh && fresh.ocupado_por) { return Z.texts.CONFLICT + ' (' + fresh.ocupado_por_nombre + ').'; }
+    return code === 'SPOOL_OCCUPIED' ? Z.texts.CONFLICT + '.' : null;
+  }
+
+  function refreshSpool(tag) {
+    Z.api.spool(tag, function (res) {
+      if (res.status === 200 && res.data) { feed.put([res.data]); }
+    });
+  }
+
+  function send(spool, accion, operacion, resultado) {
+    var body = {
+      tag_spool: spool.tag_spool,
+      worker_id: state.worker.id,
+      operacion: operacion,
+      version: spool.version
+    };
+    if (resultado) { body.resultado = resultado; }
+    state.busy = true;
+    state.choosing = false;
+    state.tag = spool.tag_spool;
+    renderCard();
+    renderMine();
+    say('info', 'Enviando ' + Z.texts.accion(accion) + '…');
+    Z.api.command(accion, body, function (attempt) {
+      say('info', 'Sin respuesta del servidor. Reintentando (' + attempt + ')…');
+    }, function (res) {
+      state.busy = false;
+      if (res.status === 200 && res.data && res.data.spool) {
+        feed.put([res.data.spool]);
+        say('ok', successText(accion, operacion, resultado, body.tag_spool));
+      } else {
+        failed(res, accion, body.tag_spool);
+      }
+      renderCard();
+      renderMine();
+      focusScanField();
+    });
+  }
+
+  function failed(res, accion, tag) {
+    var problem = res.data || {};
+    var code = problem.code;
+    if (res.status === 0) {
+      // The server may have applied it: the same tap is safe because it reuses its key.
+      say('error', 'Sin respuesta del servidor: puede que no se haya guardado. Revise el Wi-Fi y toque ' +
+        Z.texts.accion(accion) + ' de nuevo (no se aplicará dos veces).');
+      return;
+    }
+    if (problem.spool) {
+      feed.put([problem.spool]);
+    } else if (SPOOL_REFRESH_CODES.indexOf(code) >= 0) {
+      refreshSpool(tag);
+    }
+    say('error', conflictText(code, problem.spool) || Z.texts.problem(code, res.status));
+  }
+
+  // ---- Mis spools ---------------------------------------------------------------------
+
+  function mySpools() {
+    var id = state.worker.id;
+    return feed.list().filter(function (spool) { return spool.ocupado_por === id; })
+      .sort(function (a, b) {
+        return Z.clock.parseIso(a.timestamp_ocupacion) - Z.clock.parseIso(b.timestamp_ocupacion);
+      });
+  }
+
+  function mineRow(spool) {
+    var operacion = spool.operacion_actual;
+    var open = el('button', { type: 'button', 'class': 'mine-open' }, [
+      el('span', { 'class': 'mine-tag' }, [spool.tag_spool]),
+      el('span', { 'class': 'mine-sub' }, [Z.texts.operacion(operacion) + ' · hace ', Z.ui.elapsed(spool.timestamp_ocupacion)])
+    ]);
+    open.addEventListener('click', function () { openSpool(spool.tag_spool, false); });
+    return el('div', { 'class': 'mine-row', 'data-testid': 'mis-spool', 'data-tag': spool.tag_spool }, [
+      open,
+      el('div', { 'class': 'mine-actions' }, ['PAUSAR', 'COMPLETAR'].map(function (accion) {
+        return actionButton('mis-spool-' + accion, Z.texts.accion(accion), null, function () {
+          tap(spool, accion, operacion);
+        }, accion);
+      }))
+    ]);
+  }
+
+  function renderMine() {
+    var mine;
+    var key;
+    if (!state.worker) { return; }
+    mine = mySpools();
+    key = mine.map(function (s) { return s.version; }).join(',') + '|' + state.busy;
+    if (key === state.mineKey) { return; }
+    state.mineKey = key;
+    nodes.mineCount.textContent = mine.length ? '(' + mine.length + ')' : '';
+    Z.ui.clear(nodes.mine);
+    if (!mine.length) {
+      nodes.mine.appendChild(el('p', { 'class': 'empty' }, ['No tiene spools ocupados.']));
+    }
+    mine.forEach(function (spool) { nodes.mine.appendChild(mineRow(spool)); });
+  }
+
+  // ---- wiring -------------------------------------------------------------------------
+
+  function onFeedChange(tags) {
+    if (!state.worker) { return; }
+    if (state.tag && (tags === null || tags.indexOf(state.tag) >= 0)) { renderCard(); }
+    renderMine();
+  }
+
+  // A keyboard-wedge scanner types wherever the focus is; after a tap on a button that is
+  // the button, so printable keys are sent back to the scan field.
+  function onKeyDown(event) {
+    var target = event.target;
+    var code = event.keyCode;
+    var printable = (code >= 48 && code <= 90) || (code >= 96 && code <= 111) || (code >= 186 && code <= 222);
+    if (!printable || event.ctrlKey || event.altKey || event.metaKey) { return; }
+    if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA')) { return; }
+    focusScanField();
+  }
+
+  function start() {
+    nodes = {
+      message: Z.ui.byId('message'),
+      connection: Z.ui.byId('connection'),
+      who: Z.ui.byId('who'),
+      changeWorker: Z.ui.byId('change-worker'),
+      stepWorker: Z.ui.byId('step-worker'),
+      stepWork: Z.ui.byId('step-work'),
+      workerInput: Z.ui.byId('worker-input'),
+      workerList: Z.ui.byId('worker-list'),
+      tagInput: Z.ui.byId('tag-input'),
+      card: Z.ui.byId('spool-card'),
+      mine: Z.ui.byId('mis-spools'),
+      mineCount: Z.ui.byId('mine-count'),
+      operations: {}
+    };
+    OPERATIONS.forEach(function (op) {
+      var button = Z.ui.byId('operation-' + op);
+      nodes.operations[op] = button;
+      button.addEventListener('click', function () { selectOperation(op); });
+    });
+    Z.ui.byId('worker-form').addEventListener('submit', onWorkerForm);
+    Z.ui.byId('tag-form').addEventListener('submit', onTagForm);
+    nodes.changeWorker.addEventListener('click', changeWorker);
+    document.addEventListener('keydown', onKeyDown);
+
+    feed = new Z.Feed({
+      onChange: onFeedChange,
+      onState: function (connection, info) {
+        Z.ui.showConnection(nodes.connection, connection, info);
+      }
+    });
+    feed.start();
+    loadWorkers();
+    setInterval(Z.ui.tickElapsed, TICK_MS);
+    changeWorker();
+  }
+
+  start();
+}(window.ZEUES = window.ZEUES || {}));

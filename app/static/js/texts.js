@@ -1,0 +1,81 @@
+/* ZEUES texts: every Spanish word the pages show, including one message per API error code. */
+(function (Z) {
+  'use strict';
+
+  // In the order a spool flows through the shop, which is also the board's order.
+  var ESTADOS = [
+    ['DISPONIBLE', 'Disponible'],
+    ['OCUPADO_ARM', 'En armado'],
+    ['ARM_COMPLETADO', 'Armado completo'],
+    ['OCUPADO_SOLD', 'En soldadura'],
+    ['SOLD_COMPLETADO', 'Soldadura completa'],
+    ['OCUPADO_METROLOGIA', 'En metrología'],
+    ['APROBADO', 'Aprobado'],
+    ['RECHAZADO', 'Rechazado'],
+    ['EN_REPARACION', 'En reparación']
+  ];
+
+  var OPERACIONES = {
+    ARM: 'Armado',
+    SOLD: 'Soldadura',
+    METROLOGIA: 'Metrología',
+    REPARACION: 'Reparación'
+  };
+
+  var ROLES = {
+    ARMADOR: 'Armador',
+    SOLDADOR: 'Soldador',
+    METROLOGIA: 'Metrología',
+    SUPERVISOR: 'Supervisor'
+  };
+
+  var ACCIONES = {
+    TOMAR: 'TOMAR',
+    PAUSAR: 'PAUSAR',
+    COMPLETAR: 'COMPLETAR'
+  };
+
+  var CONFLICT = 'Otro trabajador tomó este spool';
+
+  // One sentence per SPEC §5 code, written for someone holding a scanner, not a developer.
+  var ERRORS = {
+    VALIDATION_ERROR: 'Dato no válido. Revise el código escaneado e intente de nuevo.',
+    NOT_FOUND: 'No se encontró el spool o el trabajador. Revise el código.',
+    METHOD_NOT_ALLOWED: 'El servidor no acepta esta acción. Avise al supervisor.',
+    WORKER_INACTIVE: 'Trabajador inactivo. Consulte con su supervisor.',
+    ROLE_NOT_AUTHORIZED: 'Su rol no le permite esta operación.',
+    NOT_HOLDER: 'Este spool lo tiene otro trabajador: solo él o un supervisor puede pausarlo o completarlo.',
+    SPOOL_OCCUPIED: CONFLICT,
+    INVALID_TRANSITION: 'Esta acción ya no corresponde al estado del spool. Revise el estado actual.',
+    VERSION_CONFLICT: 'El spool cambió mientras tanto. Revise el estado actual y vuelva a tocar.',
+    IDEMPOTENCY_KEY_REUSED: 'No se pudo repetir la acción. Tóquela de nuevo.',
+    PAYLOAD_TOO_LARGE: 'Datos demasiado largos. Revise el código escaneado.',
+    SOURCE_UNAVAILABLE: 'La planilla no responde. Intente de nuevo en unos segundos.',
+    INTERNAL: 'Error del servidor. Intente de nuevo o avise al supervisor.',
+    NETWORK: 'Sin conexión con el servidor. Revise el Wi-Fi y toque de nuevo.'
+  };
+
+  var ESTADO_LABELS = {};
+  ESTADOS.forEach(function (pair) { ESTADO_LABELS[pair[0]] = pair[1]; });
+
+  function problem(code, status) {
+    if (ERRORS[code]) { return ERRORS[code]; }
+    if (!status) { return ERRORS.NETWORK; }
+    return status >= 500 ? ERRORS.INTERNAL : 'Error inesperado (' + status + '). Avise al supervisor.';
+  }
+
+  function fullName(worker) {
+    return worker ? worker.nombre + ' ' + worker.apellido : '';
+  }
+
+  Z.texts = {
+    ESTADOS: ESTADOS.map(function (pair) { return pair[0]; }),
+    CONFLICT: CONFLICT,
+    estado: function (code) { return ESTADO_LABELS[code] || code; },
+    operacion: function (code) { return OPERACIONES[code] || code; },
+    rol: function (code) { return ROLES[code] || code; },
+    accion: function (code) { return ACCIONES[code] || code; },
+    problem: problem,
+    fullName: fullName
+  };
+}(window.ZEUES = window.ZEUES || {}));

@@ -1,0 +1,211 @@
+"""The change feed in-process: cursors, resets, deltas, the poll cadence and failures (SPEC §6)."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+import pytest
+
+from app.domain.model import Estado
+from app.feed import Feed, FeedSettings, hold_seconds
+from tests.conftest import tag_en
+
+
+def changes(client, **params):
+    response = client.get("/api/changes", query_string=params)
+    assert response.status_code == 200, response.json
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.json
+
+
+def test_no_cursor_answers_every_spool_at_once(client):
+    body = changes(client)
+    listed = client.get("/api/spools").json
+    assert body["reset"] is True and body["changed"] is True
+    assert body["spools"] == listed["spools"] and body["cursor"] == listed["cursor"]
+    assert body["removed"] == [] and body["retry_after_ms"] == 0
+
+
+@pytest.mark.parametrize("since", ["garbage", "", "0" * 24, "../../etc", "ñ" * 300])
+def test_a_cursor_that_cannot_be_placed_resets_at_once(client, since):
+    body = changes(client, since=since, timeout=28)
+    assert body["reset"] is True and len(body["spools"]) == 63
+
+
+def test_the_current_cursor_with_no_wait_answers_nothing_changed(client):
+    cursor = client.get("/api/health").json["cursor"]
+    body = changes(client, since=cursor, timeout=0)
+    assert body == {
+        "cursor": cursor,
+        "changed": False,
+        "reset": False,
+        "spools": [],
+        "removed": [],
+        "retry_after_ms": 0,
+    }
+
+
+def test_an_older_known_cursor_gets_exactly_the_changed_spools(client, app):
+    cursor = client.get("/api/spools").json["cursor"]
+    tag = tag_en(app, Estado.DISPONIBLE)
+    tomado = client.post("/api/tomar-accion", json={"tag_spool": tag, "worker_id": 1, "operacion": "ARM"}).json
+    body = changes(client, since=cursor, timeout=28)  # answers at once: the cursor is behind
+    assert body["changed"] is True and body["reset"] is False
+    assert body["spools"] == [tomado["spool"]]
+    assert body["cursor"] != cursor and body["cursor"] == client.get("/api/spools").json["cursor"]
+
+
+@pytest.mark.parametrize("timeout", ["abc", "nan", "inf", ""])
+def test_a_non_numeric_timeout_is_400(client, timeout):
+    response = client.get("/api/changes", query_string={"timeout": timeout})
+    assert response.status_code == 400 and response.json["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize(("asked", "low", "high"), [(25, 23, 25), (2, 0, 2), (28, 26, 28), (0, 0, 0)])
+def test_hold_is_a_little_less_than_asked(asked, low, high):
+    assert low <= hold_seconds(asked) <= high
+    assert hold_seconds(asked) < asked or asked == 0
+
+
+def test_timeout_is_clamped(client):
+    cursor = client.get("/api/health").json["cursor"]
+    assert changes(client, since=cursor, timeout=-5)["changed"] is False  # clamped to 0: no hold
+
+
+def test_deltas_applied_in_order_always_equal_the_listing(client, app):
+    """Random commands, several clients on cursors of different ages: each client that applies
+    every answer in order ends equal to GET /api/spools."""
+    rng = random.Random(1335)
+    listing = client.get("/api/spools").json
+    clients = [
+        {"cursor": listing["cursor"], "spools": {s["tag_spool"]: s for s in listing["spools"]}} for _ in range(4)
+    ]
+    tags = [s["tag_spool"] for s in listing["spools"]]
+    for paso in range(120):
+        spool = client.get(f"/api/spools/{rng.choice(tags)}").json
+        if spool["acciones"]:
+            accion = rng.choice(spool["acciones"])
+            worker = (
+                spool["ocupado_por"] or {"ARM": 1, "SOLD": 5, "METROLOGIA": 8, "REPARACION": 4}[accion["operacion"]]
+            )
+            body = {"tag_spool": spool["tag_spool"], "worker_id": worker, "operacion": accion["operacion"]}
+            if accion == {"accion": "COMPLETAR", "operacion": "METROLOGIA"}:
+                body["resultado"] = rng.choice(["APROBADO", "RECHAZADO"])
+            endpoint = accion["accion"].lower()
+            assert client.post(f"/api/{endpoint}-accion", json=body).status_code == 200
+        # Each client catches up at its own pace.
+        for i, c in enumerate(clients):
+            if paso % (i + 1) == 0:
+                answer = changes(client, since=c["cursor"], timeout=0)
+                if answer["reset"]:
+                    c["spools"] = {}
+                for s in answer["spools"]:
+                    c["spools"][s["tag_spool"]] = s
+                for tag in answer["removed"]:
+                    c["spools"].pop(tag, None)
+                c["cursor"] = answer["cursor"]
+    final = client.get("/api/spools").json
+    for c in clients:
+        answer = changes(client, since=c["cursor"], timeout=0)
+        for s in answer["spools"]:
+            c["spools"][s["tag_spool"]] = s
+        assert answer["cursor"] == final["cursor"]
+        assert c["spools"] == {s["tag_spool"]: s for s in final["spools"]}
+
+
+def test_a_change_by_another_process_is_picked_up_by_the_next_poll(app, client):
+    feed = app.extensions["zeues"].feed
+    cursor = client.get("/api/spools").json["cursor"]
+    tag = tag_en(app, Estado.DISPONIBLE)
+    # Another process (the CLI, another worker) changes the file: no local publish here.
+    with sqlite3.connect(app.config["DB"]) as other:
+        other.execute("UPDATE trabajadores SET nombre = 'Juanito' WHERE id = 1")
+        other.execute("DELETE FROM operaciones WHERE tag_spool = ?", (tag,))
+    assert changes(client, since=cursor, timeout=0)["changed"] is False  # not polled yet
+    feed.poll_once()
+    body = changes(client, since=cursor, timeout=0)
+    assert body["removed"] == [tag]
+    assert {s["ocupado_por_nombre"] for s in body["spools"]} == {"Juanito Pérez"}
+
+
+class FlakyStore:
+    """Wraps a store; its snapshot fails while ``failing`` is set."""
+
+    def __init__(self, store):
+        self.store, self.failing, self.name = store, False, store.name
+
+    def snapshot(self):
+        if self.failing:
+            raise ConnectionError("source down")
+        return self.store.snapshot()
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_failures_keep_the_snapshot_back_off_and_report_stale(app, caplog):
+    clock = Clock()
+    flaky = FlakyStore(app.extensions["zeues"].store)
+    feed = Feed(flaky, FeedSettings(), clock=clock)
+    cursor, spools = feed.view()
+    flaky.failing = True
+    waits = []
+    for _ in range(8):
+        clock.now += 1
+        feed.poll_once()
+        waits.append(feed.next_poll_s())
+    assert feed.view() == (cursor, spools)  # the last good snapshot is still served
+    assert feed.health()["stale"] is True
+    answer = feed.changes(cursor, 0)
+    assert answer["retry_after_ms"] == int(waits[-1] * 1000) > 0
+    assert waits[0] < waits[3] and max(waits) <= 60
+    assert "feed poll failed" in caplog.text
+    flaky.failing = False
+    feed.poll_once()
+    assert feed.health()["stale"] is False and feed.changes(cursor, 0)["retry_after_ms"] == 0
+
+
+def test_cadence_is_fast_while_commands_flow_and_slower_when_idle(app):
+    clock = Clock()
+    feed = Feed(app.extensions["zeues"].store, FeedSettings(), clock=clock)
+    feed.view()
+    assert feed.next_poll_s() == 2.0  # just loaded: counts as a change
+    clock.now += 120
+    assert feed.next_poll_s() == 5.0
+    clock.now += 301
+    assert feed.next_poll_s() == 15.0
+    feed.publish({**feed.view()[1][0], "version": "new"})
+    assert feed.next_poll_s() == 2.0
+
+
+def test_a_poll_that_raced_a_local_command_is_not_applied(app):
+    store = app.extensions["zeues"].store
+    feed = app.extensions["zeues"].feed
+    _, spools = feed.view()
+    viejo = store.snapshot()
+
+    class Racing:
+        name = "sqlite"
+
+        def snapshot(self):
+            # While this read is in flight, a command commits and publishes.
+            feed.publish({**spools[0], "version": "after-command"})
+            return viejo
+
+    feed.store = Racing()
+    assert feed.refresh() is False
+    assert feed.view()[1][0]["version"] == "after-command"
+
+
+def test_close_answers_held_requests(app):
+    feed = app.extensions["zeues"].feed
+    cursor, _ = feed.view()
+    feed.close()
+    answer = feed.changes(cursor, 28)  # would hold 27 s; answers at once when closing
+    assert answer["changed"] is False and answer["cursor"] == cursor
