@@ -13,6 +13,9 @@ worker_class = "gevent"
 workers = int(os.environ.get("ZEUES_WORKERS", "1"))
 worker_connections = int(os.environ.get("ZEUES_WORKER_CONNECTIONS", "4000"))
 accesslog = "-"
+# gunicorn's control socket is one fixed path per user: two instances on a host would contend for
+# it, and nothing here uses it.
+control_socket_disable = True
 # Long polls hold up to 28 s. On SIGTERM the feed answers them at once (see post_worker_init), so
 # the graceful period only has to cover ordinary requests; keep it above the longest hold anyway.
 graceful_timeout = 35

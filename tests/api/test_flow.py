@@ -120,3 +120,21 @@ def test_health_names_the_store_and_the_cursor(client, shop_app):
     assert health["status"] == "ok"
     assert health["store"] == shop_app.extensions["zeues"].store.name
     assert health["cursor"] == client.get("/api/spools").json["cursor"]
+
+
+def test_text_round_trips_literally_over_http(make_shop):
+    from app.domain.model import Rol, Spool, Worker
+
+    tag = '=IMPORTXML("http://x")'
+    app = make_shop([Spool(tag, version="v1")], [Worker(1, "Ñandú – 日本", "=1+1", (Rol.ARMADOR,), True)])
+    client = app.test_client()
+    answer = client.post(
+        "/api/tomar-accion",
+        json={"tag_spool": tag, "worker_id": 1, "operacion": "ARM"},
+        headers={"Idempotency-Key": "=SUM(A1:A9) ñ"},
+    )
+    assert answer.status_code == 200
+    assert answer.json["spool"]["ocupado_por_nombre"] == "Ñandú – 日本 =1+1"
+    [event] = client.get(f"/api/spools/{tag}/historial").json["events"]
+    assert event["tag_spool"] == tag and event["worker_nombre"] == "Ñandú – 日本 =1+1"
+    assert event["metadata_json"] == {"idempotency_key": "=SUM(A1:A9) ñ"}

@@ -102,3 +102,13 @@ def test_errors_from_the_real_server_are_problem_json(live_server):
         timeout=10,
     )
     assert big.status_code == 413 and big.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_server_log_has_no_warning_or_traceback(live_server):
+    # gevent's MonkeyPatchWarning (an ssl import before patching) would surface here, not in pytest.
+    requests.get(f"{live_server.url}/api/spools", timeout=10)
+    requests.get(f"{live_server.url}/api/changes", params={"since": "x"}, timeout=10)
+    live_server.stop()
+    log = live_server.log.read_text()
+    assert "Booting worker" in log
+    assert "Warning" not in log and "Traceback" not in log and "[ERROR]" not in log

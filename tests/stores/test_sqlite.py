@@ -1,0 +1,60 @@
+"""SQLite-only guarantees: several processes on one file, durable settings, the append-only log."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+
+import pytest
+
+from app import create_app, demo
+from app.domain.model import Estado
+
+
+def _tomar_en_otro_proceso(db: str, tag: str, worker: int, start, results) -> None:
+    """A separate process with its own app on the same file."""
+    app = create_app({"DB": db})
+    client = app.test_client()
+    start.wait()
+    response = client.post("/api/tomar-accion", json={"tag_spool": tag, "worker_id": worker, "operacion": "ARM"})
+    results.put((response.status_code, response.json.get("code")))
+
+
+def test_several_processes_on_one_file_one_tomar_wins_and_distinct_spools_all_commit(tmp_path):
+    db = str(tmp_path / "shared.sqlite3")
+    app = create_app({"DB": db})
+    store = app.extensions["zeues"].store
+    store.load(demo.spools(), demo.WORKERS)
+    libres = [s.tag_spool for s in store.snapshot().spools if s.estado == Estado.DISPONIBLE]
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(8), ctx.Queue()
+    # Four processes race for one spool; four others each take their own.
+    jobs = [(libres[0], 1 + i % 3) for i in range(4)] + [(libres[1 + i], 1 + i % 3) for i in range(4)]
+    procs = [ctx.Process(target=_tomar_en_otro_proceso, args=(db, tag, w, start, results)) for tag, w in jobs]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert sorted(outcomes) == sorted([(200, None)] * 5 + [(409, "SPOOL_OCCUPIED")] * 3)
+    assert len(store.events(libres[0])) == 1
+    assert all(len(store.events(tag)) == 1 for tag in libres[1:5])
+    store.close()
+
+
+def test_wal_and_full_synchronous_are_in_force(app):
+    store = app.extensions["zeues"].store
+    assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_the_event_log_refuses_edits_and_deletes(app):
+    with sqlite3.connect(app.config["DB"]) as db:
+        db.execute(
+            "INSERT INTO metadata (id, timestamp, evento_tipo, tag_spool, worker_id, worker_nombre, operacion,"
+            " accion, fecha_operacion, metadata_json) VALUES ('e1', 't', 'TOMAR_ARM', 'T', 1, 'n', 'ARM',"
+            " 'TOMAR', 'f', '{}')"
+        )
+    for sql in ("UPDATE metadata SET worker_id = 2", "DELETE FROM metadata"):
+        with sqlite3.connect(app.config["DB"]) as db, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(sql)
