@@ -14,7 +14,7 @@ from .domain.errors import IdempotencyKeyReused, InvalidTransition, NotHolder, S
 from .domain.machine import Comando, Decision, decidir
 from .domain.views import event_view, spool_view
 from .feed import Feed
-from .stores.base import DuplicateIdempotencyKey, IdempotencyRecord, StaleWrite, Store
+from .stores.base import IdempotencyRecord, StaleWrite, Store
 
 # Errors raised once the spool is known carry it, so a client can refresh without another request.
 _CON_SPOOL = (VersionConflict, SpoolOccupied, InvalidTransition, NotHolder)
@@ -61,21 +61,17 @@ class CommandService:
         huella = request_hash(endpoint, body)
         lock = self._lock(comando.tag_spool)
         with lock:
-            if idempotency_key is not None:
-                previo = self.store.idempotency(idempotency_key)
-                if previo is not None:
-                    return self._replay(previo, huella)
             for _ in range(_RONDAS):
+                # Checked every round: a duplicate from another process may have committed while
+                # we decided, which surfaces here as a stale write.
+                if idempotency_key is not None:
+                    previo = self.store.idempotency(idempotency_key)
+                    if previo is not None:
+                        return self._replay(previo, huella)
                 decision, record, respuesta = self._decidir(comando, idempotency_key, huella)
                 try:
                     self.store.commit(decision, record)
-                except DuplicateIdempotencyKey:
-                    # Another process ran the same request first: answer as it did.
-                    previo = self.store.idempotency(idempotency_key)  # type: ignore[arg-type]
-                    if previo is not None:
-                        return self._replay(previo, huella)
-                    continue
-                except StaleWrite:
+                except StaleWrite:  # DuplicateIdempotencyKey included: decide again on fresh data
                     continue
                 self.feed.publish(respuesta["spool"])
                 return respuesta

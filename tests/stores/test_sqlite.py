@@ -11,13 +11,16 @@ from app import create_app, demo
 from app.domain.model import Estado
 
 
-def _tomar_en_otro_proceso(db: str, tag: str, worker: int, start, results) -> None:
+def _tomar_en_otro_proceso(db: str, tag: str, worker: int, start, results, key: str | None = None) -> None:
     """A separate process with its own app on the same file."""
     app = create_app({"DB": db})
     client = app.test_client()
+    headers = {"Idempotency-Key": key} if key else {}
     start.wait()
-    response = client.post("/api/tomar-accion", json={"tag_spool": tag, "worker_id": worker, "operacion": "ARM"})
-    results.put((response.status_code, response.json.get("code")))
+    response = client.post(
+        "/api/tomar-accion", json={"tag_spool": tag, "worker_id": worker, "operacion": "ARM"}, headers=headers
+    )
+    results.put((response.status_code, response.json.get("code"), response.json.get("event", {}).get("id")))
 
 
 def test_several_processes_on_one_file_one_tomar_wins_and_distinct_spools_all_commit(tmp_path):
@@ -36,7 +39,7 @@ def test_several_processes_on_one_file_one_tomar_wins_and_distinct_spools_all_co
     outcomes = [results.get(timeout=60) for _ in procs]
     for p in procs:
         p.join(60)
-    assert sorted(outcomes) == sorted([(200, None)] * 5 + [(409, "SPOOL_OCCUPIED")] * 3)
+    assert sorted(o[:2] for o in outcomes) == sorted([(200, None)] * 5 + [(409, "SPOOL_OCCUPIED")] * 3)
     assert len(store.events(libres[0])) == 1
     assert all(len(store.events(tag)) == 1 for tag in libres[1:5])
     store.close()
@@ -58,3 +61,22 @@ def test_the_event_log_refuses_edits_and_deletes(app):
     for sql in ("UPDATE metadata SET worker_id = 2", "DELETE FROM metadata"):
         with sqlite3.connect(app.config["DB"]) as db, pytest.raises(sqlite3.IntegrityError, match="append-only"):
             db.execute(sql)
+
+
+def test_the_same_idempotent_tap_from_several_processes_applies_once(tmp_path):
+    db = str(tmp_path / "shared.sqlite3")
+    app = create_app({"DB": db})
+    store = app.extensions["zeues"].store
+    store.load(demo.spools(), demo.WORKERS)
+    tag = next(s.tag_spool for s in store.snapshot().spools if s.estado == Estado.DISPONIBLE)
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_tomar_en_otro_proceso, args=(db, tag, 1, start, results, "tap-9")) for _ in range(4)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(60)
+    [event] = store.events(tag)
+    assert outcomes == [(200, None, event.id)] * 4
+    store.close()
