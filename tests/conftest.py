@@ -17,6 +17,7 @@ from flask import Flask
 
 from app import create_app, demo
 from app.domain.model import Estado, Spool, Worker
+from tests.sheets_shop import make_sheets_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +31,7 @@ def make_sqlite_app(tmp_path: Path, spools: Iterable[Spool] = (), workers: Itera
 
 # Store kinds the contract and flow suites run against. Each factory takes
 # (tmp_path, spools, workers, **config) and returns an app whose store holds exactly that data.
-APP_FACTORIES: dict[str, Callable[..., Flask]] = {"sqlite": make_sqlite_app}
+APP_FACTORIES: dict[str, Callable[..., Flask]] = {"sqlite": make_sqlite_app, "sheets": make_sheets_app}
 
 
 @pytest.fixture(params=sorted(APP_FACTORIES))

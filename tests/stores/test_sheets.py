@@ -1,0 +1,291 @@
+"""The Google Sheets store against the Sheets API stand-in: request budget, office edits, faults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from app.domain.errors import SourceUnavailable
+from app.domain.machine import Comando, decidir
+from app.domain.model import EVENT_FIELDS, Accion, Operacion, Rol, Spool, Worker
+from app.stores.sheets import SheetsStore
+from tests.sheets_emulator import SheetsEmulator
+from tests.sheets_shop import shop_tabs
+
+AHORA = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+HOJA = "hoja-oficina"
+WORKERS = (
+    Worker(1, "Juan", "Pérez", (Rol.ARMADOR,), True),
+    Worker(2, "Ñandú", '=IMPORTXML("http://x")', (Rol.ARMADOR, Rol.SOLDADOR), True),
+)
+SPOOLS = tuple(Spool(f"MK-1335-CW-25238-{n:03d}", version=f"v-{n}") for n in range(11, 17))
+TAG = SPOOLS[2].tag_spool
+
+
+@pytest.fixture
+def emulator():
+    """A stand-in holding one office spreadsheet with SPOOLS and WORKERS."""
+    emulator = SheetsEmulator()
+    emulator.create(HOJA, shop_tabs(SPOOLS, WORKERS))
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+def open_store(emulator: SheetsEmulator, **options) -> SheetsStore:
+    """A store on the stand-in, with short backoff so fault tests stay quick."""
+    return SheetsStore(HOJA, emulator_host=emulator.host, **{"backoff": 0.01, "max_backoff": 0.05, **options})
+
+
+@pytest.fixture
+def store(emulator):
+    """A store that has polled once, as the running service would have."""
+    store = open_store(emulator)
+    store.snapshot()
+    emulator.reset_counts()
+    return store
+
+
+def tomar(store: SheetsStore, tag: str = TAG, worker: int = 1):
+    """Run TOMAR ARM the way the service does: fresh read, decide, commit."""
+    decision = decidir(Comando(Accion.TOMAR, Operacion.ARM, tag, worker), store.spool(tag), store.workers(), AHORA, UTC)
+    store.commit(decision)
+    return decision
+
+
+def by_tag(emulator: SheetsEmulator) -> dict[str, dict[str, str]]:
+    """Every Operaciones row as the office sees it, keyed by tag (whatever its position)."""
+    return {r["TAG SPOOL"]: r for r in emulator.records(HOJA, "Operaciones") if r.get("TAG SPOOL")}
+
+
+def assert_only_row_changed(antes: dict[str, dict[str, str]], despues: dict[str, dict[str, str]], tag: str) -> None:
+    assert despues.keys() == antes.keys()
+    for otro in antes:
+        if otro != tag:
+            assert despues[otro] == antes[otro], f"row of {otro} was written"
+
+
+# -- request budget ---------------------------------------------------------------------------
+
+
+def test_a_poll_is_exactly_one_values_batch_get(store, emulator):
+    for _ in range(3):
+        store.snapshot()
+    assert emulator.log == [("read", "values.batchGet")] * 3
+
+
+def test_a_command_is_one_row_read_and_one_batch_update(store, emulator):
+    tomar(store)
+    assert emulator.log == [("read", "values.batchGet"), ("write", "spreadsheets.batchUpdate")]
+    fila = by_tag(emulator)[TAG]
+    assert (fila["ocupado_por"], fila["timestamp_ocupacion"]) == ("1", "2026-05-04T12:00:00Z")
+    [evento] = emulator.records(HOJA, "Metadata")
+    assert (evento["tag_spool"], evento["evento_tipo"], evento["worker_id"]) == (TAG, "TOMAR_ARM", "1")
+
+
+def test_a_poll_sees_a_new_event_appended_by_another_process(store, emulator):
+    otro = open_store(emulator)
+    decision = tomar(otro)
+    store.snapshot()
+    assert store.events(TAG) == [decision.event]
+    assert store.spool(TAG) == decision.despues
+
+
+# -- office edits in mid-flight -----------------------------------------------------------------
+
+
+def test_rows_sorted_after_the_last_poll_are_found_by_tag(store, emulator):
+    emulator.sort(HOJA, "Operaciones", "TAG SPOOL", reverse=True)
+    antes = by_tag(emulator)
+    decision = tomar(store)
+    despues = by_tag(emulator)
+    assert despues[TAG]["ocupado_por"] == "1"
+    assert despues[TAG]["version"] == decision.despues.version
+    assert_only_row_changed(antes, despues, TAG)
+
+
+def test_a_sort_while_the_command_is_in_flight_never_writes_another_spools_row(store, emulator):
+    # The office sorts just as the command's fresh read reaches Google: the row read must be re-found.
+    emulator.on_next("read", lambda e: e.sort(HOJA, "Operaciones", "TAG SPOOL", reverse=True))
+    antes = by_tag(emulator)
+    tomar(store)
+    despues = by_tag(emulator)
+    assert despues[TAG]["ocupado_por"] == "1"
+    assert_only_row_changed({**antes, **{TAG: despues[TAG]}}, despues, TAG)
+
+
+def test_rows_inserted_above_the_spool_do_not_shift_the_write(store, emulator):
+    nuevas = [["Astillero Norte", "MK-9999-NEW-00001-001"], [], ["", "MK-9999-NEW-00001-002", "", "", "", "x"]]
+    emulator.on_next("read", lambda e: e.insert_rows(HOJA, "Operaciones", 1, nuevas))
+    tomar(store)
+    despues = by_tag(emulator)
+    assert despues[TAG]["ocupado_por"] == "1"
+    assert despues["MK-9999-NEW-00001-001"]["ocupado_por"] == ""
+    assert despues["MK-9999-NEW-00001-002"]["Notas de oficina"] == "x"
+    assert all(despues[s.tag_spool]["ocupado_por"] == "" for s in SPOOLS if s.tag_spool != TAG)
+
+
+def test_moved_renamed_and_added_columns_keep_writes_in_the_tracking_cells(store, emulator):
+    antes: dict[str, dict[str, str]] = {}
+
+    def oficina(e: SheetsEmulator) -> None:
+        e.move_column(HOJA, "Operaciones", "ocupado_por", 0)
+        e.rename_header(HOJA, "Operaciones", "Notas de oficina", "Observaciones")
+        e.rename_header(HOJA, "Operaciones", "timestamp_ocupacion", "Timestamp Ocupación")
+        e.insert_column(HOJA, "Operaciones", 3, "Urgente", fill="sí")
+        antes.update(by_tag(e))
+
+    emulator.on_next("read", oficina)
+    decision = tomar(store)
+    despues = by_tag(emulator)
+    fila = despues[TAG]
+    assert (fila["ocupado_por"], fila["Timestamp Ocupación"], fila["version"]) == (
+        "1",
+        "2026-05-04T12:00:00Z",
+        decision.despues.version,
+    )
+    # The office's own columns keep exactly what the office typed.
+    assert (fila["Urgente"], fila["Observaciones"], fila["Cliente"]) == ("sí", "nota 2", "Astillero Sur")
+    assert_only_row_changed({**antes, TAG: fila}, despues, TAG)
+
+
+def test_formulas_typed_anywhere_arrive_in_the_sheet_as_text(emulator):
+    tag = '=IMPORTXML("http://x")'
+    emulator.insert_rows(HOJA, "Operaciones", 1, [["", tag]])
+    store = open_store(emulator)
+    decision = decidir(
+        Comando(Accion.TOMAR, Operacion.ARM, tag, 2),
+        store.spool(tag),
+        store.workers(),
+        AHORA,
+        UTC,
+        metadata={"idempotency_key": '=IMPORTXML("http://y")'},
+    )
+    store.commit(decision)
+    assert emulator.formulas(HOJA) == []
+    [evento] = emulator.records(HOJA, "Metadata")
+    assert evento["worker_nombre"] == 'Ñandú =IMPORTXML("http://x")'
+    assert evento["tag_spool"] == tag
+    assert '=IMPORTXML(\\"http://y\\")' in evento["metadata_json"]
+    assert open_store(emulator).events(tag) == [decision.event]
+
+
+# -- faults ----------------------------------------------------------------------------------
+
+
+def test_a_429_storm_gives_bounded_retries_then_503_and_writes_nothing(store, emulator):
+    antes = (emulator.rows(HOJA, "Operaciones"), emulator.rows(HOJA, "Metadata"))
+    fresca = store.spool(TAG)
+    decision = decidir(Comando(Accion.TOMAR, Operacion.ARM, TAG, 1), fresca, store.workers(), AHORA, UTC)
+    emulator.reset_counts()
+    emulator.storm(429)
+    with pytest.raises(SourceUnavailable) as caught:
+        store.commit(decision)
+    assert caught.value.status == 503 and caught.value.retry_after >= 1
+    assert emulator.counts["faulted"] == store.attempts == 4
+    assert (emulator.rows(HOJA, "Operaciones"), emulator.rows(HOJA, "Metadata")) == antes
+    with pytest.raises(SourceUnavailable):
+        store.snapshot()
+    # The storm passes: the same store serves again without a restart.
+    emulator.calm()
+    assert store.snapshot().spools[2] == fresca
+    tomar(store)
+    assert by_tag(emulator)[TAG]["ocupado_por"] == "1"
+
+
+def test_retry_after_from_google_is_honoured(emulator):
+    esperas: list[float] = []
+    store = open_store(emulator, sleep=esperas.append)
+    emulator.fail(429, times=2, retry_after=1.5)
+    store.snapshot()
+    assert esperas == [1.5, 1.5]
+
+
+def test_backoff_is_jittered_exponential_and_bounded(emulator):
+    esperas: list[float] = []
+    store = open_store(emulator, sleep=esperas.append, attempts=6, backoff=1.0, max_backoff=4.0)
+    emulator.fail(503, times=5)
+    store.snapshot()
+    assert len(esperas) == 5
+    assert all(0 <= w <= 4.0 for w in esperas)
+    assert len(set(esperas)) > 1  # jitter: retries of many clients do not arrive together
+
+
+def test_a_write_whose_answer_is_lost_is_not_applied_twice(store, emulator):
+    liberar = emulator.stall_after_write(seconds=5)
+    lento = open_store(emulator, timeout=0.5)
+    lento.snapshot()
+    emulator.reset_counts()
+    try:
+        decision = tomar(lento)
+    finally:
+        liberar.set()
+    ids = [e["id"] for e in emulator.records(HOJA, "Metadata")]
+    assert ids == [decision.event.id]
+    assert emulator.counts["write"] == 1  # found in Metadata: never re-sent
+    assert by_tag(emulator)[TAG]["version"] == decision.despues.version
+
+
+def test_a_write_refused_with_5xx_is_sent_again_once(store, emulator):
+    emulator.fail(503, times=1, kind="write")
+    decision = tomar(store)
+    assert [e["id"] for e in emulator.records(HOJA, "Metadata")] == [decision.event.id]
+    assert emulator.counts["write"] == 2
+
+
+def test_every_call_answers_within_its_timeout_under_300_ms_latency(store, emulator):
+    emulator.latency = 0.3
+    decision = tomar(store)
+    assert store.snapshot().spools[2] == decision.despues
+
+
+# -- sheets-check / sheets-init -------------------------------------------------------------------
+
+OFICINA = [
+    # armador appears twice, version and reparacion_ciclo are missing, the rest is in no particular order.
+    ["Cliente", "metrologo", "TAG_SPOOL", "Ocupado Por", "armador", "fecha_armado", "Armador", "soldador"],
+    ["Astillero Sur", "", "MK-1", "", "", "", "", ""],
+]
+TRACKING_SIN_VERSION = [
+    "timestamp_ocupacion",
+    "fecha_soldadura",
+    "fecha_metrologia",
+    "resultado_metrologia",
+]
+
+
+@pytest.fixture
+def hoja_desordenada(emulator):
+    emulator.create(
+        "desordenada",
+        {"Operaciones": OFICINA, "Trabajadores": [["ID", "Nombre", "Apellido", "Roles", "Activo"]]},
+    )
+    return SheetsStore("desordenada", emulator_host=emulator.host)
+
+
+def test_sheets_check_reports_missing_and_duplicate_headers(hoja_desordenada):
+    problemas = hoja_desordenada.check()
+    assert "Operaciones: header armador is repeated (columns E, G)" in problemas
+    for name in ("version", "reparacion_ciclo", *TRACKING_SIN_VERSION):
+        assert f"Operaciones: missing header {name}" in problemas
+    assert "Metadata: missing tab" in problemas
+    assert not any(p.startswith("Trabajadores") for p in problemas)
+
+
+def test_sheets_init_adds_missing_headers_at_the_end_and_creates_metadata(hoja_desordenada, emulator):
+    hecho = hoja_desordenada.init()
+    assert hecho
+    operaciones = emulator.rows("desordenada", "Operaciones")
+    assert operaciones[0][: len(OFICINA[0])] == OFICINA[0]  # existing columns stay where the office put them
+    assert sorted(operaciones[0][len(OFICINA[0]) :]) == sorted(["version", "reparacion_ciclo", *TRACKING_SIN_VERSION])
+    assert operaciones[1] == ["Astillero Sur", "", "MK-1"]
+    assert emulator.rows("desordenada", "Metadata") == [list(EVENT_FIELDS)]
+    # Only the duplicate is left: which armador column is meant is the office's call.
+    assert hoja_desordenada.check() == ["Operaciones: header armador is repeated (columns E, G)"]
+    assert hoja_desordenada.init() == []
+
+
+def test_a_store_on_a_sheet_with_missing_headers_says_what_to_run(hoja_desordenada):
+    with pytest.raises(SourceUnavailable, match="sheets-init"):
+        hoja_desordenada.snapshot()
