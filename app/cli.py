@@ -9,9 +9,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .domain.errors import SourceUnavailable
-from .domain.model import TRABAJADOR_FIELDS
+from .domain.model import TRABAJADOR_FIELDS, TRACKING_FIELDS
 from .extensions import zeues
-from .stores.rows import OPERACIONES_HEADERS, HeaderProblem, locate, spool_from_row, worker_from_row
+from .stores.rows import TAG_HEADER, HeaderProblem, fold, locate, spool_from_row, worker_from_row
 
 
 @click.command("demo")
@@ -30,10 +30,14 @@ def demo_command(if_empty: bool) -> None:
     click.echo(f"Demo shop loaded into {current_app.config['DB']}: {len(demo.WORKERS)} workers, {len(spools)} spools.")
 
 
-def _read_csv(path: str, wanted: tuple[str, ...]) -> list[dict[str, str]]:
+def _read_csv(path: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """Non-blank rows keyed by lower-case field name; ``required`` headers must be present, and
+    ``optional`` ones are read when they are (headers match as in the sheet: SPEC §3 folding)."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
+        presentes = {fold(h) for h in header}
+        wanted = [*required, *(o for o in optional if fold(o) in presentes)]
         try:
             posiciones = locate(header, wanted)
         except HeaderProblem as exc:
@@ -46,12 +50,12 @@ def _read_csv(path: str, wanted: tuple[str, ...]) -> list[dict[str, str]]:
 
 
 @click.command("import")
-@with_appcontext
 @click.option("--spools", "spools_csv", type=click.Path(exists=True, dir_okay=False), help="Operaciones as CSV.")
 @click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False), help="Trabajadores as CSV.")
+@with_appcontext
 def import_command(spools_csv: str | None, workers_csv: str | None) -> None:
-    """Load spools and workers from CSV files with the sheet's headers (only TAG_SPOOL / id are required
-    besides the worker columns; missing tracking columns start empty)."""
+    """Load spools and workers from CSV files with the sheet's headers (TAG_SPOOL and the worker
+    columns are required; tracking columns that are absent start empty)."""
     if not spools_csv and not workers_csv:
         raise click.UsageError("give --spools and/or --workers")
     spools, workers = [], []
@@ -59,7 +63,7 @@ def import_command(spools_csv: str | None, workers_csv: str | None) -> None:
         if workers_csv:
             workers = [worker_from_row(r) for r in _read_csv(workers_csv, TRABAJADOR_FIELDS)]
         if spools_csv:
-            spools = [spool_from_row(r) for r in _read_spools(spools_csv)]
+            spools = [spool_from_row(r) for r in _read_csv(spools_csv, (TAG_HEADER,), TRACKING_FIELDS)]
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     vacios = [i for i, s in enumerate(spools, start=2) if not s.tag_spool]
@@ -67,24 +71,6 @@ def import_command(spools_csv: str | None, workers_csv: str | None) -> None:
         raise click.ClickException(f"{spools_csv}: rows without TAG_SPOOL: {vacios[:10]}")
     zeues().store.load(spools, workers)
     click.echo(f"Imported {len(workers)} workers and {len(spools)} spools.")
-
-
-def _read_spools(path: str) -> list[dict[str, str]]:
-    """Rows of an Operaciones CSV; of the tracking columns, those present are read."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), [])
-    presentes = tuple(h for h in OPERACIONES_HEADERS if h == OPERACIONES_HEADERS[0] or _has(header, h))
-    return _read_csv(path, presentes)
-
-
-def _has(header: list[str], wanted: str) -> bool:
-    try:
-        locate(header, [wanted])
-    except HeaderProblem as exc:
-        if exc.duplicated:
-            raise click.ClickException(f"duplicated column {wanted}") from exc
-        return False
-    return True
 
 
 def _sheets_store():

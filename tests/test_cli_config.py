@@ -112,3 +112,11 @@ def test_demo_if_empty_keeps_an_existing_shop(tmp_path):
     result = runner.invoke(args=["demo", "--if-empty"])
     assert result.exit_code == 0 and "not loaded" in result.output
     assert app.extensions["zeues"].store.spool(tag).ocupado_por == 1
+
+
+def test_import_refuses_a_repeated_tracking_column(tmp_path):
+    (tmp_path / "spools.csv").write_text("TAG_SPOOL,Ocupado Por,ocupado_por\nMK-1,1,2\n", encoding="utf-8")
+    app = create_app({"DB": str(tmp_path / "i.sqlite3")})
+    result = app.test_cli_runner().invoke(args=["import", "--spools", str(tmp_path / "spools.csv")])
+    assert result.exit_code != 0 and "duplicated ocupado_por" in result.output
+    assert app.extensions["zeues"].store.snapshot().spools == ()
