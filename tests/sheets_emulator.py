@@ -237,7 +237,10 @@ class SheetsEmulator:
     def start(self) -> str:
         """Serve on 127.0.0.1 on a free port; returns ``host:port`` for SHEETS_EMULATOR_HOST."""
         self._server = make_server("127.0.0.1", 0, self.wsgi, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sheets-emulator", daemon=True)
+        # A short poll interval lets stop() return at once instead of after half a second.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="sheets-emulator", daemon=True
+        )
         self._thread.start()
         return f"127.0.0.1:{self._server.server_port}"
 

@@ -8,6 +8,7 @@ import math
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -49,6 +50,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
 # Written beside the idempotency key in the event's metadata_json so a retry after a restart can
 # tell "same request" from "key reused"; clients never see it.
 REQUEST_HASH = "request_hash"
+# How long a fresh read of a row may precede the write that relies on it.
+FRESH_S = 5.0
 
 
 class SheetsLayoutError(SourceUnavailable):
@@ -176,7 +179,8 @@ class SheetsStore(Store):
         self._metadata_rows = 0  # Metadata rows read so far, header included
         self._by_key: dict[str, tuple[Event, str | None]] = {}  # idempotency key -> event, request hash
         self._records: dict[str, IdempotencyRecord] = {}
-        self._fresh: dict[str, tuple[int, str | None]] = {}  # tag -> (row, version) of its fresh read
+        # tag -> (row, version, when) of its last fresh read: the row commit() writes to
+        self._fresh: dict[str, tuple[int, str | None, float]] = {}
 
     # -- connection and layout ---------------------------------------------------------------
     def _http(self) -> Any:
@@ -356,7 +360,7 @@ class SheetsStore(Store):
                 valores = fila[0] if fila else []
                 if _cell(valores, columns[TAG_HEADER]) == tag:
                     spool = self._spools[tag] = self._spool_from(valores, columns)
-                    self._fresh[tag] = (row, spool.version)
+                    self._fresh[tag] = (row, spool.version, time.monotonic())
                     return spool
         # Staff sorted, inserted or deleted rows since the last read (or the tag is new): find it by tag.
         (valores,) = self._batch_get([tab.a1()])
@@ -364,7 +368,7 @@ class SheetsStore(Store):
             self._read_operaciones(valores)
             spool = self._spools.get(tag)
             if spool is not None:
-                self._fresh[tag] = (self._rows[tag], spool.version)
+                self._fresh[tag] = (self._rows[tag], spool.version, time.monotonic())
             return spool
 
     def workers(self) -> dict[int, Worker]:
@@ -384,7 +388,9 @@ class SheetsStore(Store):
             raise DuplicateIdempotencyKey(idempotency.key)
         with self._lock:
             visto = self._fresh.pop(tag, None)
-        if visto is None or visto[1] != decision.antes.version:
+        # Trust the row only from the read that just informed this decision; anything older is
+        # confirmed again (the office may have sorted since).
+        if visto is None or visto[1] != decision.antes.version or time.monotonic() - visto[2] > FRESH_S:
             actual = self.spool(tag)
             if actual is None or actual.version != decision.antes.version:
                 raise StaleWrite(tag)
