@@ -1,0 +1,150 @@
+"""The live board: occupied spools and counts per estado, kept current by the change feed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import full_name
+
+pytestmark = pytest.mark.browser
+
+# SPEC: another screen sees a tap within 2 s, without a reload.
+LIVE_MS = 2_000
+# A restart takes the server away for a few seconds; the board's full-jitter backoff may then
+# wait up to its 16-30 s ceiling before it tries again.
+RECOVERY_MS = 45_000
+
+
+def count(board, estado: str) -> int:
+    """The number the board shows for ``estado``."""
+    return int(board.get_by_test_id(f"board-count-{estado}").text_content())
+
+
+def row(board, tag: str):
+    """The board's row for an occupied spool."""
+    return board.get_by_test_id("board-row").filter(has_text=tag)
+
+
+def mark_page(board) -> None:
+    """Leave a mark in the page's memory; a reload would wipe it."""
+    board.evaluate("window.notReloaded = true")
+
+
+def assert_not_reloaded(board) -> None:
+    """The page has kept running since mark_page."""
+    assert board.evaluate("window.notReloaded === true")
+
+
+def test_the_board_shows_occupied_spools_and_counts_per_estado(pages, shop):
+    spools = shop.spools()
+    board = pages.board()
+    occupied = [s for s in spools if s["ocupado_por"]]
+    expect(board.get_by_test_id("board-row")).to_have_count(len(occupied))
+    for estado in {s["estado"] for s in spools}:
+        expect(board.get_by_test_id(f"board-count-{estado}")).to_have_text(
+            str(sum(s["estado"] == estado for s in spools))
+        )
+    first = occupied[0]
+    expect(row(board, first["tag_spool"])).to_contain_text(first["ocupado_por_nombre"])
+
+
+def test_a_tap_on_a_station_reaches_another_screens_board_within_two_seconds(pages, shop):
+    juan = shop.worker("ARMADOR")
+    tag = shop.spools(estado="DISPONIBLE")[0]["tag_spool"]
+    board = pages.board()
+    mark_page(board)
+    disponibles = count(board, "DISPONIBLE")
+    station = pages.station_at(tag, juan)
+
+    station.action("TOMAR").click()
+    expect(station.message).to_contain_text("tomado")
+
+    expect(row(board, tag)).to_contain_text(full_name(juan), timeout=LIVE_MS)
+    expect(row(board, tag)).to_contain_text("Armado")
+    expect(board.get_by_test_id("board-count-DISPONIBLE")).to_have_text(str(disponibles - 1), timeout=LIVE_MS)
+
+    station.action("PAUSAR").click()
+    expect(row(board, tag)).to_have_count(0, timeout=LIVE_MS)
+    assert_not_reloaded(board)
+
+
+def test_the_board_rides_out_a_wifi_drop(pages, shop):
+    board = pages.board()
+    mark_page(board)
+    tag = shop.spools(estado="DISPONIBLE")[0]["tag_spool"]
+    connection = board.get_by_test_id("connection")
+
+    board.context.set_offline(True)
+    expect(connection).to_have_attribute("data-state", "offline")
+    shop.tomar(tag, shop.worker("ARMADOR"), "ARM")
+    board.context.set_offline(False)
+
+    expect(connection).to_have_attribute("data-state", "online")
+    expect(row(board, tag)).to_be_visible()
+    assert_not_reloaded(board)
+
+
+def test_the_board_recovers_by_itself_after_the_server_restarts(pages, shop, live_server):
+    board = pages.board()
+    mark_page(board)
+    tag = shop.spools(estado="DISPONIBLE")[0]["tag_spool"]
+    connection = board.get_by_test_id("connection")
+
+    live_server.stop()
+    expect(connection).to_have_attribute("data-state", "offline")
+    live_server.start()
+    shop.tomar(tag, shop.worker("ARMADOR"), "ARM")
+
+    expect(row(board, tag)).to_be_visible(timeout=RECOVERY_MS)
+    expect(connection).to_have_attribute("data-state", "online")
+    assert_not_reloaded(board)
+
+
+def test_a_reset_replaces_everything_the_board_shows(pages, shop):
+    spools = shop.spools()
+    gone = next(s for s in spools if s["ocupado_por"])
+    kept = [s for s in spools if s["tag_spool"] != gone["tag_spool"]]
+    board = pages.board()
+    expect(row(board, gone["tag_spool"])).to_be_visible()
+    # From now on the board hears from "another process" whose data lacks a spool (deleted
+    # from the sheet); a long retry_after_ms keeps it from asking again during the test.
+    reset = {"cursor": "otro", "changed": True, "reset": True, "spools": kept, "removed": [], "retry_after_ms": 60_000}
+    board.route("**/api/changes*", lambda route: route.fulfill(json=reset))
+    shop.tomar(shop.spools(estado="DISPONIBLE")[0]["tag_spool"], shop.worker("ARMADOR"), "ARM")  # ends the held poll
+
+    expect(row(board, gone["tag_spool"])).to_have_count(0)
+    expect(board.get_by_test_id(f"board-count-{gone['estado']}")).to_have_text(
+        str(sum(s["estado"] == gone["estado"] for s in kept))
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [
+        (503, {"Retry-After": "2"}, {"code": "SOURCE_UNAVAILABLE", "status": 503}),
+        (
+            200,
+            {},
+            {"cursor": "x", "changed": False, "reset": False, "spools": [], "removed": [], "retry_after_ms": 2_000},
+        ),
+    ],
+    ids=["Retry-After", "retry_after_ms"],
+)
+def test_the_board_waits_as_long_as_the_server_asks(pages, status, headers, body):
+    asked_at: list[float] = []
+
+    def slow_down_once(route):
+        asked_at.append(time.monotonic())
+        if len(asked_at) == 1:
+            route.fulfill(status=status, headers=headers, json=body)
+        else:
+            route.continue_()
+
+    board = pages.open("/board", changes=slow_down_once)
+
+    expect(board.get_by_test_id("board-row").first).to_be_visible()
+    assert len(asked_at) >= 2
+    assert asked_at[1] - asked_at[0] >= 1.9
