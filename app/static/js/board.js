@@ -37,7 +37,6 @@
       ]),
       el('td', { 'class': 'col-since' }, [
         el('span', { 'class': 'since-time' }, [Z.clock.timeOfDay(spool.timestamp_ocupacion)]),
-        ' · ',
         el('span', { 'class': 'since-elapsed' }, [Z.ui.elapsed(spool.timestamp_ocupacion)])
       ])
     ]);
