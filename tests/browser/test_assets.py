@@ -17,7 +17,8 @@ PAGES = ("/", "/board")
 NOT_ES5_DECLARATIONS = {"let", "const"}
 # Globals and methods that Chrome 30 / iOS 9 do not have: a parser cannot see these.
 NOT_ES5_GLOBALS = {"Promise", "fetch", "Map", "Set", "WeakMap", "WeakSet", "Symbol", "Proxy", "Reflect"}
-NOT_ES5_METHODS = {"includes", "startsWith", "endsWith", "find", "findIndex", "assign", "padStart", "padEnd", "repeat"}
+STRING_METHODS = {"includes", "startsWith", "endsWith", "padStart", "padEnd", "repeat"}
+NOT_ES5_METHODS = STRING_METHODS | {"find", "findIndex", "flat", "flatMap", "assign", "closest", "prepend"}
 
 
 class References(HTMLParser):

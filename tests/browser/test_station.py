@@ -70,6 +70,23 @@ def test_unknown_and_inactive_workers_are_told_why_they_cannot_start(pages, shop
     expect(station.page.get_by_test_id("tag-input")).to_be_hidden()
 
 
+def test_a_tablet_left_alone_signs_its_worker_out(pages, shop):
+    station = pages.station()
+    station.page.clock.install()
+    station.page.reload()
+    station.sign_in(shop.worker("ARMADOR"), "ARM")
+    station.page.clock.fast_forward("04:00")
+    station.page.keyboard.type("X")  # someone is still there: the countdown starts again
+    station.page.clock.fast_forward("04:00")
+    expect(station.page.get_by_test_id("tag-input")).to_be_visible()
+
+    station.page.clock.fast_forward("01:01")
+
+    expect(station.message).to_contain_text("Sesión cerrada")
+    expect(station.page.get_by_test_id("worker-input")).to_be_focused()
+    expect(station.page.get_by_test_id("tag-input")).to_be_hidden()
+
+
 def test_an_unknown_tag_is_reported_and_the_scan_field_keeps_focus(pages, shop):
     station = pages.station()
     station.sign_in(shop.worker("ARMADOR"), "ARM")

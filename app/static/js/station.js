@@ -13,6 +13,8 @@
     REPARACION: ['SOLDADOR', 'ARMADOR']
   };
   var TICK_MS = 10000;
+  // Tablets are shared: one left signed in would credit the next person's taps to the last.
+  var IDLE_SIGN_OUT_MS = 5 * 60 * 1000;
   var SPOOL_REFRESH_CODES = ['SPOOL_OCCUPIED', 'VERSION_CONFLICT', 'INVALID_TRANSITION', 'NOT_HOLDER'];
 
   var state = {
@@ -28,6 +30,7 @@
   var feed;
   var nodes;
   var workerRetries = 0;
+  var idleTimer = null;
 
   function hasRole(worker, role) {
     return worker.roles.indexOf(role) >= 0;
@@ -141,10 +144,26 @@
     say('info', 'Hola, ' + worker.nombre + '. ' +
       (state.operacion ? 'Escanee un spool.' : 'Elija la operación y escanee un spool.'));
     focusScanField();
+    stillHere();
     // The feed may still be connecting; this makes "Mis spools" right from the first second.
     Z.api.spoolsHeldBy(worker.id, function (res) {
       if (res.status === 200 && res.data && res.data.spools) { feed.put(res.data.spools); }
     });
+  }
+
+  // Any touch, click or key (a scan included) counts as someone being at the tablet.
+  function stillHere() {
+    clearTimeout(idleTimer);
+    if (state.worker) { idleTimer = setTimeout(signOutIdle, IDLE_SIGN_OUT_MS); }
+  }
+
+  function signOutIdle() {
+    if (state.busy) {
+      stillHere();
+      return;
+    }
+    changeWorker();
+    say('info', 'Sesión cerrada tras 5 minutos sin uso. ¿Quién es usted?');
   }
 
   function changeWorker() {
@@ -500,6 +519,9 @@
     Z.ui.byId('tag-form').addEventListener('submit', onTagForm);
     nodes.changeWorker.addEventListener('click', changeWorker);
     document.addEventListener('keydown', onKeyDown);
+    ['touchstart', 'mousedown', 'keydown'].forEach(function (type) {
+      document.addEventListener(type, stillHere, true);
+    });
 
     feed = new Z.Feed({
       onChange: onFeedChange,
