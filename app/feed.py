@@ -53,6 +53,14 @@ def _digest(view: View) -> bytes:
     return hashlib.sha256(contenido.encode()).digest()
 
 
+class Answer(dict):
+    """One ``/api/changes`` body. A change releases every waiter on a cursor at once, and they all get
+    this same object, so what a caller derives from it (its JSON) can be kept in ``rendered`` and
+    worked out once instead of once per waiter."""
+
+    rendered: Any = None
+
+
 def hold_seconds(timeout: float) -> float:
     """How long to hold a request that asked for ``timeout``: a little less, so the answer
     arrives before the client's or a proxy's own timer fires (always within [timeout − 2, timeout])."""
@@ -76,6 +84,7 @@ class Feed:
         self._seq = 0  # local change counter, never shown to clients
         self._changed_at: dict[str, int] = {}  # tag -> seq of its last change
         self._removed_at: dict[str, int] = {}  # tag -> seq it left the sheet
+        self._answers: dict[str | None, Answer] = {}  # since (None: a reset) -> its answer at this seq
         self._known: collections.OrderedDict[str, int] = collections.OrderedDict()  # cursor -> seq
         self._wake = threading.Event()  # replaced at every change; waiters hold the old one
         self._loaded = False
@@ -106,7 +115,7 @@ class Feed:
             stale = self._failing_since is not None or age is None or age > self.settings.stale_after_s
             return {"cursor": self._cursor, "last_sync_age_s": age, "stale": stale, "waiters": self._waiters}
 
-    def changes(self, since: str | None, timeout: float) -> dict[str, Any]:
+    def changes(self, since: str | None, timeout: float) -> Answer:
         """The ``/api/changes`` answer: a reset, a delta, or — for the current cursor — a hold of up
         to ``hold_seconds(timeout)`` that ends with the first change."""
         self._ensure_fresh()
@@ -127,22 +136,29 @@ class Feed:
                 return self._answer(reset=True)
             return self._answer(since=since)
 
-    def _answer(self, reset: bool = False, since: str | None = None) -> dict[str, Any]:
-        """Body for a reset (every spool) or the delta after ``since``; caller holds the lock."""
+    def _answer(self, reset: bool = False, since: str | None = None) -> Answer:
+        """Body for a reset (every spool) or the delta after ``since``, the same object for every request
+        that asks it between two changes; caller holds the lock."""
+        retry_after_ms = int(self._retry_after_s * 1000) if self._failing_since is not None else 0
+        clave = None if reset else since
+        # Without this each of thousands of released waiters would scan every spool for the same delta.
+        if (hecha := self._answers.get(clave)) is not None and hecha["retry_after_ms"] == retry_after_ms:
+            return hecha
         if reset:
             spools, removed = [self._views[t] for t in self._order], []
         else:
             desde = self._known[since]  # type: ignore[index]
             spools = [self._views[t] for t in self._order if self._changed_at.get(t, 0) > desde]
             removed = sorted(t for t, seq in self._removed_at.items() if seq > desde)
-        return {
-            "cursor": self._cursor,
-            "changed": bool(spools or removed or reset),
-            "reset": reset,
-            "spools": spools,
-            "removed": removed,
-            "retry_after_ms": int(self._retry_after_s * 1000) if self._failing_since is not None else 0,
-        }
+        self._answers[clave] = answer = Answer(
+            cursor=self._cursor,
+            changed=bool(spools or removed or reset),
+            reset=reset,
+            spools=spools,
+            removed=removed,
+            retry_after_ms=retry_after_ms,
+        )
+        return answer
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -193,6 +209,7 @@ class Feed:
         if not (cambiados or removed or orden_cambio) and self._loaded:
             return
         self._seq += 1
+        self._answers.clear()
         for tag in cambiados:
             self._changed_at[tag] = self._seq
             self._removed_at.pop(tag, None)

@@ -2,6 +2,7 @@
 
 import math
 
+from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields
 
@@ -42,9 +43,15 @@ class ChangesSchema(Schema):
     retry_after_ms = fields.Integer()
 
 
+changes_schema = ChangesSchema()
+
+
 @blp.route("/changes")
 @blp.arguments(ChangesQuerySchema, location="query", as_kwargs=True, error_status_code=400)
 @blp.response(200, ChangesSchema)
 def changes(timeout, since=None):
     """Spools changed since ``since``; holds up to ``timeout`` seconds when nothing has."""
-    return zeues().feed.changes(since, timeout), 200, {"Cache-Control": "no-store"}
+    answer = zeues().feed.changes(since, timeout)
+    if answer.rendered is None:  # the first of the waiters this answer releases; the others reuse it
+        answer.rendered = current_app.json.response(changes_schema.dump(answer)).get_data()
+    return Response(answer.rendered, mimetype=current_app.json.mimetype, headers={"Cache-Control": "no-store"})

@@ -56,6 +56,22 @@ def test_an_older_known_cursor_gets_exactly_the_changed_spools(client, app):
     assert body["cursor"] != cursor and body["cursor"] == client.get("/api/spools").json["cursor"]
 
 
+def test_clients_on_the_same_cursor_share_a_delta_that_still_follows_every_change(client, app):
+    """A change releases every waiter on one cursor with the same delta, worked out once; the next
+    change must still reach a client that is on that cursor."""
+    cursor = client.get("/api/spools").json["cursor"]
+    primero, segundo = tag_en(app, Estado.DISPONIBLE, 0), tag_en(app, Estado.DISPONIBLE, 1)
+    for tag in (primero, segundo):
+        tomar = {"tag_spool": tag, "worker_id": 1, "operacion": "ARM"}
+        assert client.post("/api/tomar-accion", json=tomar).status_code == 200
+        answers = [changes(client, since=cursor, timeout=0) for _ in range(3)]
+        assert answers[0] == answers[1] == answers[2]
+        listing = {s["tag_spool"]: s for s in client.get("/api/spools").json["spools"]}
+        seen = {s["tag_spool"]: s for s in answers[0]["spools"]}
+        assert seen == {t: listing[t] for t in (primero, segundo)[: len(seen)]} and tag in seen
+    assert len(seen) == 2  # the second answer carries both spools, not the first delta again
+
+
 @pytest.mark.parametrize("timeout", ["abc", "nan", "inf", ""])
 def test_a_non_numeric_timeout_is_400(client, timeout):
     response = client.get("/api/changes", query_string={"timeout": timeout})
@@ -169,6 +185,20 @@ def test_failures_keep_the_snapshot_back_off_and_report_stale(app, caplog):
     flaky.failing = False
     feed.poll_once()
     assert feed.health()["stale"] is False and feed.changes(cursor, 0)["retry_after_ms"] == 0
+
+
+def test_a_client_on_a_cursor_others_were_answered_on_still_learns_the_source_is_failing(app, client, monkeypatch):
+    feed = app.extensions["zeues"].feed
+    cursor = client.get("/api/health").json["cursor"]
+    assert changes(client, since=cursor, timeout=0)["retry_after_ms"] == 0
+    flaky = FlakyStore(feed.store)
+    monkeypatch.setattr(feed, "store", flaky)
+    flaky.failing = True
+    feed.poll_once()
+    assert changes(client, since=cursor, timeout=0)["retry_after_ms"] > 0
+    flaky.failing = False
+    feed.poll_once()
+    assert changes(client, since=cursor, timeout=0)["retry_after_ms"] == 0
 
 
 def test_cadence_is_fast_while_commands_flow_and_slower_when_idle(app):
