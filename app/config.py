@@ -39,6 +39,10 @@ class Defaults:
     # so a quota burst (60 requests/min) drains instead of being hammered.
     SHEETS_BACKOFF = 0.5
     SHEETS_MAX_BACKOFF = 8.0
+    # ZEUES_SHEETS_READS_PER_MINUTE / ZEUES_SHEETS_WRITES_PER_MINUTE: Google's per-user quota, paced
+    # here so requests wait for a slot instead of drawing 429s (share it out when running several workers).
+    SHEETS_READS_PER_MINUTE = 60
+    SHEETS_WRITES_PER_MINUTE = 60
     # ZEUES_TIMEZONE: the plant's zone, for the fecha_* dates (timestamps are always UTC).
     TIMEZONE = "UTC"
     # ZEUES_MAX_CONTENT_LENGTH: commands are a few hundred bytes; anything over 64 KB is refused.
@@ -110,7 +114,14 @@ def _check_sheets(cfg: Any) -> None:
             f"ZEUES_SPREADSHEET_ID={cfg['SPREADSHEET_ID']!r} is not a spreadsheet id "
             "(the part of the sheet's URL between /d/ and /edit)"
         )
-    for name in ("SHEETS_TIMEOUT", "SHEETS_ATTEMPTS", "SHEETS_BACKOFF", "SHEETS_MAX_BACKOFF"):
+    for name in (
+        "SHEETS_TIMEOUT",
+        "SHEETS_ATTEMPTS",
+        "SHEETS_BACKOFF",
+        "SHEETS_MAX_BACKOFF",
+        "SHEETS_READS_PER_MINUTE",
+        "SHEETS_WRITES_PER_MINUTE",
+    ):
         try:
             ok = float(cfg[name]) > 0
         except (TypeError, ValueError):

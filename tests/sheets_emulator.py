@@ -350,6 +350,11 @@ class SheetsEmulator:
             sheet = self.spreadsheets[spreadsheet_id].by_title(tab)
             sheet.cells[0][sheet.cells[0].index(old)] = new
 
+    def rename_tab(self, spreadsheet_id: str, old: str, new: str) -> None:
+        """Office: rename a tab (its sheet id stays)."""
+        with self.lock:
+            self.spreadsheets[spreadsheet_id].by_title(old).title = new
+
     def set_cell(self, spreadsheet_id: str, tab: str, row: int, col: int, value: str) -> None:
         """Office: type into 0-based (row, col)."""
         with self.lock:

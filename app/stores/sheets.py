@@ -34,7 +34,7 @@ from .rows import (
     spool_to_row,
     worker_from_row,
 )
-from .sheets_transport import open_client
+from .sheets_transport import QuotaExhausted, QuotaWindow, open_client
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,17 @@ def _string_cell(value: Any) -> dict[str, Any]:
     return {"userEnteredValue": {"stringValue": str(value)}}
 
 
+class _RowBatch:
+    """Row reads that go out in one values:batchGet, and what it answered."""
+
+    def __init__(self) -> None:
+        self.rows: set[int] = set()
+        self.done = False
+        self.header: list[str] = []
+        self.values: dict[int, list[str]] = {}
+        self.error: Exception | None = None
+
+
 class SheetsStore(Store):
     """A Google Sheet edited by the office, read and written through gspread with bounded retries."""
 
@@ -146,6 +157,8 @@ class SheetsStore(Store):
             attempts=int(config["SHEETS_ATTEMPTS"]),
             backoff=float(config["SHEETS_BACKOFF"]),
             max_backoff=float(config["SHEETS_MAX_BACKOFF"]),
+            reads_per_minute=int(config["SHEETS_READS_PER_MINUTE"]),
+            writes_per_minute=int(config["SHEETS_WRITES_PER_MINUTE"]),
         )
 
     def __init__(
@@ -158,7 +171,10 @@ class SheetsStore(Store):
         attempts: int = 4,
         backoff: float = 0.5,
         max_backoff: float = 8.0,
+        reads_per_minute: int = 60,
+        writes_per_minute: int = 60,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spreadsheet_id = spreadsheet_id
         self.emulator_host = emulator_host
@@ -166,6 +182,12 @@ class SheetsStore(Store):
         self.timeout = (min(3.05, timeout), timeout)
         self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
         self._sleep = sleep or tenacity.nap.sleep
+        self._quota = {
+            "read": QuotaWindow(reads_per_minute, self._sleep, clock),
+            "write": QuotaWindow(writes_per_minute, self._sleep, clock),
+        }
+        # A command waits for a slot at most this long before answering 503 (polls wait longer).
+        self.quota_wait_s = max(2.0, timeout)
         self._lock = threading.RLock()
         self._client: Any = None
         self._pid: int | None = None
@@ -179,6 +201,9 @@ class SheetsStore(Store):
         self._metadata_rows = 0  # Metadata rows read so far, header included
         self._by_key: dict[str, tuple[Event, str | None]] = {}  # idempotency key -> event, request hash
         self._records: dict[str, IdempotencyRecord] = {}
+        self._row_reads = threading.Condition()  # row reads waiting for, or in, a batchGet
+        self._open_batch = _RowBatch()
+        self._reading = False
         # tag -> (row, version, when) of its last fresh read: the row commit() writes to
         self._fresh: dict[str, tuple[int, str | None, float]] = {}
 
@@ -223,7 +248,19 @@ class SheetsStore(Store):
             return hint  # Google says when; sooner only burns quota
         return tenacity.wait_random_exponential(multiplier=self.backoff, max=self.max_backoff)(state)
 
-    def _call(self, what: str, fn: Callable[[], T], before_retry: Callable[[], bool] | None = None) -> T | None:
+    def _take(self, kind: str, poll: bool = False) -> None:
+        """A quota slot for one request; a poll may wait a whole window, a command only its budget."""
+        window = self._quota[kind]
+        window.take(max_wait=window.WINDOW_S + 5 if poll else self.quota_wait_s, poll=poll)
+
+    def _call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        before_retry: Callable[[], bool] | None = None,
+        kind: str = "read",
+        poll: bool = False,
+    ) -> T | None:
         """Run one API call with jittered exponential backoff; 503 SOURCE_UNAVAILABLE once it gives up.
 
         ``before_retry`` runs before re-sending a call whose answer was lost; when it finds that call
@@ -242,6 +279,7 @@ class SheetsStore(Store):
                 with attempt:
                     if perdido and before_retry is not None and before_retry():
                         return None
+                    self._take(kind, poll)
                     try:
                         return fn()
                     except _UnknownOutcome:
@@ -249,6 +287,11 @@ class SheetsStore(Store):
                         raise
         except SourceUnavailable:
             raise
+        except QuotaExhausted as exc:
+            raise SourceUnavailable(
+                "Se alcanzó la cuota de Google Sheets; no se escribió nada. Reintente en unos segundos.",
+                retry_after=max(1, math.ceil(exc.wait)),
+            ) from exc
         except Exception as exc:
             if _transient(exc):
                 log.warning("Google Sheets %s failed after %d attempts: %s", what, self.attempts, exc)
@@ -265,13 +308,24 @@ class SheetsStore(Store):
             raise
         return None  # unreachable: tenacity either returns or raises
 
-    def _batch_get(self, ranges: list[str]) -> list[list[list[str]]]:
-        """One values:batchGet; each range's rows as Google returns them (trailing empties trimmed)."""
+    def _batch_get(self, ranges_of: Callable[[], list[str]], poll: bool = False) -> list[list[list[str]]]:
+        """One values:batchGet of the ranges ``ranges_of()`` names; each as Google returns it (trailing
+        empties trimmed). A tab renamed by the office answers 400: re-read the layout and ask again."""
         http = self._http()
-        answer = self._call(
-            "read",
-            lambda: http.values_batch_get(self.spreadsheet_id, ranges, params={"valueRenderOption": "FORMATTED_VALUE"}),
-        )
+        params = {"valueRenderOption": "FORMATTED_VALUE"}
+        try:
+            ranges = ranges_of()
+            answer = self._call(
+                "read", lambda: http.values_batch_get(self.spreadsheet_id, ranges, params=params), poll=poll
+            )
+        except APIError as exc:
+            if exc.code != 400:
+                raise
+            self.refresh_layout()
+            ranges = ranges_of()
+            answer = self._call(
+                "read", lambda: http.values_batch_get(self.spreadsheet_id, ranges, params=params), poll=poll
+            )
         return [vr.get("values", []) for vr in (answer or {}).get("valueRanges", [])]
 
     # -- parsing ----------------------------------------------------------------------------
@@ -334,14 +388,18 @@ class SheetsStore(Store):
     # -- the port ---------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Every spool, worker and new event in one values:batchGet (one read per poll)."""
-        operaciones, trabajadores, metadata = self._tab(OPERACIONES), self._tab(TRABAJADORES), self._tab(METADATA)
         with self._lock:
             desde = self._metadata_rows
             ancho = max(self._columns.get(METADATA, {"": len(EVENT_FIELDS) - 1}).values())
-        # Metadata only grows: read its header and the rows from the last one already known on
-        # (that row always exists, so the range never falls off the grid).
-        eventos = metadata.a1(f"A{desde}:{column_letter(ancho)}") if desde else metadata.a1()
-        valores = self._batch_get([operaciones.a1(), trabajadores.a1(), metadata.a1("1:1"), eventos])
+
+        def ranges() -> list[str]:
+            metadata = self._tab(METADATA)
+            # Metadata only grows: read its header and the rows from the last one already known on
+            # (that row always exists, so the range never falls off the grid).
+            eventos = metadata.a1(f"A{desde}:{column_letter(ancho)}") if desde else metadata.a1()
+            return [self._tab(OPERACIONES).a1(), self._tab(TRABAJADORES).a1(), metadata.a1("1:1"), eventos]
+
+        valores = self._batch_get(ranges, poll=True)
         with self._lock:
             self._read_operaciones(valores[0])
             self._read_trabajadores(valores[1])
@@ -350,26 +408,54 @@ class SheetsStore(Store):
 
     def spool(self, tag: str) -> Spool | None:
         """Read the spool's row fresh (header row + that row, one request); relocate it if rows moved."""
-        tab = self._tab(OPERACIONES)
         with self._lock:
             row = self._rows.get(tag)
         if row is not None:
-            header, fila = self._batch_get([tab.a1("1:1"), tab.a1(f"{row + 1}:{row + 1}")])
+            header, valores = self._read_row(row)
             with self._lock:
-                columns = self._locate(OPERACIONES, header[0] if header else [])
-                valores = fila[0] if fila else []
+                columns = self._locate(OPERACIONES, header)
                 if _cell(valores, columns[TAG_HEADER]) == tag:
                     spool = self._spools[tag] = self._spool_from(valores, columns)
                     self._fresh[tag] = (row, spool.version, time.monotonic())
                     return spool
         # Staff sorted, inserted or deleted rows since the last read (or the tag is new): find it by tag.
-        (valores,) = self._batch_get([tab.a1()])
+        (valores,) = self._batch_get(lambda: [self._tab(OPERACIONES).a1()])
         with self._lock:
             self._read_operaciones(valores)
             spool = self._spools.get(tag)
             if spool is not None:
                 self._fresh[tag] = (self._rows[tag], spool.version, time.monotonic())
             return spool
+
+    def _read_row(self, row: int) -> tuple[list[str], list[str]]:
+        """Row 1 and row ``row`` of Operaciones, fresh. Rows asked for while another read is in flight
+        go out together in the next request: concurrent commands share reads, none costs more than one."""
+        with self._row_reads:
+            batch = self._open_batch
+            batch.rows.add(row)
+            self._row_reads.notify_all()
+            while not batch.done and self._reading:
+                self._row_reads.wait()
+            leader = not batch.done
+            if leader:
+                self._reading, self._open_batch = True, _RowBatch()
+        if leader:
+            try:
+                filas = sorted(batch.rows)
+                valores = self._batch_get(
+                    lambda: [self._tab(OPERACIONES).a1(r) for r in ("1:1", *(f"{f + 1}:{f + 1}" for f in filas))]
+                )
+                batch.header = valores[0][0] if valores[0] else []
+                batch.values = {f: (v[0] if v else []) for f, v in zip(filas, valores[1:], strict=True)}
+            except Exception as exc:
+                batch.error = exc
+            finally:
+                with self._row_reads:
+                    batch.done, self._reading = True, False
+                    self._row_reads.notify_all()
+        if batch.error is not None:
+            raise batch.error
+        return batch.header, batch.values[row]
 
     def workers(self) -> dict[int, Worker]:
         """The workers of the last snapshot (read once if there is none yet)."""
@@ -397,7 +483,17 @@ class SheetsStore(Store):
             with self._lock:
                 visto = self._fresh.pop(tag)
         body = self._write_body(visto[0], decision, idempotency)
-        self._call("write", lambda: self._send(body), before_retry=lambda: self._written(decision.event.id))
+        try:
+            self._call(
+                "write", lambda: self._send(body), before_retry=lambda: self._written(decision.event.id), kind="write"
+            )
+        except APIError as exc:
+            if exc.code != 400:
+                raise
+            # The batch was refused whole (a tab re-created, rows deleted under us): nothing was
+            # written. Re-read the layout and let the service decide again on a fresh read.
+            self.refresh_layout()
+            raise StaleWrite(tag) from exc
         with self._lock:
             self._spools[tag] = decision.despues
             self._remember(decision.event, idempotency.request_hash if idempotency else None)
@@ -423,6 +519,7 @@ class SheetsStore(Store):
         with self._lock:
             column = column_letter(self._columns[METADATA]["id"])
             desde = max(1, self._metadata_rows)
+        self._take("read")
         answer = self._http().values_batch_get(self.spreadsheet_id, [tab.a1(f"{column}{desde}:{column}")])
         ids = answer["valueRanges"][0].get("values", [])
         return any(row and row[0] == event_id for row in ids)
@@ -487,7 +584,7 @@ class SheetsStore(Store):
         """Row 1 of every tab present, in one read (after re-reading the layout)."""
         tabs = self.refresh_layout()
         presentes = [logical for logical in HEADERS if logical in tabs]
-        valores = self._batch_get([tabs[t].a1("1:1") for t in presentes]) if presentes else []
+        valores = self._batch_get(lambda: [tabs[t].a1("1:1") for t in presentes]) if presentes else []
         return {t: (v[0] if v else []) for t, v in zip(presentes, valores, strict=True)}
 
     def check(self) -> list[str]:
@@ -533,7 +630,7 @@ class SheetsStore(Store):
             hecho.append(f"{logical}: added at the end of row 1: {', '.join(faltan)}")
         if requests_:
             http = self._http()
-            self._call("init", lambda: http.batch_update(self.spreadsheet_id, {"requests": requests_}))
+            self._call("init", lambda: http.batch_update(self.spreadsheet_id, {"requests": requests_}), kind="write")
             self.refresh_layout()
         return hecho
 

@@ -1,7 +1,11 @@
-"""How gspread reaches the Sheets API: Google with a service account, or a local stand-in."""
+"""How gspread reaches the Sheets API (Google with a service account, or a local stand-in), paced to its quota."""
 
 from __future__ import annotations
 
+import collections
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import gspread
@@ -68,3 +72,50 @@ def open_client(
     client = gspread.Client(auth=None, session=session, http_client=gspread.HTTPClient)
     client.set_timeout(timeout)
     return client
+
+
+class QuotaExhausted(Exception):
+    """No quota slot frees up within the caller's budget."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"next quota slot in {wait:.1f} s")
+        self.wait = wait
+
+
+class QuotaWindow:
+    """Google's per-user quota (N requests of a kind per minute) kept on our side, so requests wait for
+    a slot instead of drawing 429s. Polls are guaranteed a fifth of it (one poll every 5 s, the feed's
+    default cadence) and may use up to three quarters; commands get everything else."""
+
+    # A slot is reused a little after 60 s: Google counts from when the request arrived, not when we sent it.
+    WINDOW_S = 61.0
+
+    def __init__(self, per_minute: int, sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic):
+        self.per_minute, self.sleep, self.clock = per_minute, sleep, clock
+        self.poll_share = per_minute // 5
+        self.poll_cap = per_minute - per_minute // 4
+        self._sent: collections.deque[tuple[float, bool]] = collections.deque()  # (when, by a poll)
+        self._lock = threading.Lock()
+
+    def _free(self, poll: bool) -> bool:
+        polls = sum(1 for _, by_poll in self._sent if by_poll)
+        if poll:
+            return len(self._sent) < self.per_minute and (polls < self.poll_share or len(self._sent) < self.poll_cap)
+        return len(self._sent) < self.per_minute - max(0, self.poll_share - polls)
+
+    def take(self, max_wait: float, poll: bool = False) -> None:
+        """Wait for a slot (at most ``max_wait`` s) and use it."""
+        deadline = self.clock() + max_wait
+        while True:
+            with self._lock:
+                now = self.clock()
+                while self._sent and self._sent[0][0] <= now - self.WINDOW_S:
+                    self._sent.popleft()
+                if self._free(poll):
+                    self._sent.append((now, poll))
+                    return
+                # The oldest slot frees first; whether it is enough for us is checked again then.
+                wait = self._sent[0][0] + self.WINDOW_S - now
+            if now + wait > deadline:
+                raise QuotaExhausted(wait)
+            self.sleep(wait)  # pacing to the quota; other greenlets run meanwhile

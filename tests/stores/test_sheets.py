@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -92,6 +93,25 @@ def test_a_poll_sees_a_new_event_appended_by_another_process(store, emulator):
     assert store.spool(TAG) == decision.despues
 
 
+def test_row_reads_of_concurrent_commands_share_one_request(store, emulator):
+    tags = [s.tag_spool for s in SPOOLS[:4]]
+
+    def en_vuelo(e: SheetsEmulator) -> None:
+        # The first read stays in flight until the three other commands are waiting for theirs.
+        with store._row_reads:
+            assert store._row_reads.wait_for(lambda: len(store._open_batch.rows) == 3, timeout=10)
+
+    emulator.on_next("read", en_vuelo)
+    leidos: dict[str, Spool | None] = {}
+    hilos = [threading.Thread(target=lambda t=t: leidos.__setitem__(t, store.spool(t))) for t in tags]
+    for hilo in hilos:
+        hilo.start()
+    for hilo in hilos:
+        hilo.join(timeout=20)
+    assert leidos == {s.tag_spool: s for s in SPOOLS[:4]}
+    assert emulator.log == [("read", "values.batchGet")] * 2
+
+
 # -- office edits in mid-flight -----------------------------------------------------------------
 
 
@@ -148,6 +168,14 @@ def test_moved_renamed_and_added_columns_keep_writes_in_the_tracking_cells(store
     # The office's own columns keep exactly what the office typed.
     assert (fila["Urgente"], fila["Observaciones"], fila["Cliente"]) == ("sí", "nota 2", "Astillero Sur")
     assert_only_row_changed({**antes, TAG: fila}, despues, TAG)
+
+
+def test_a_tab_renamed_by_the_office_is_found_again(store, emulator):
+    emulator.rename_tab(HOJA, "Operaciones", "OPERACIONES")
+    decision = tomar(store)
+    assert store.snapshot().spools[2] == decision.despues
+    [fila] = [r for r in emulator.records(HOJA, "OPERACIONES") if r["TAG SPOOL"] == TAG]
+    assert fila["version"] == decision.despues.version
 
 
 def test_formulas_typed_anywhere_arrive_in_the_sheet_as_text(emulator):
@@ -210,6 +238,80 @@ def test_backoff_is_jittered_exponential_and_bounded(emulator):
     assert len(esperas) == 5
     assert all(0 <= w <= 4.0 for w in esperas)
     assert len(set(esperas)) > 1  # jitter: retries of many clients do not arrive together
+
+
+class FakeTime:
+    """A clock that only moves when the store waits: quota pacing without waiting a real minute."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def test_requests_wait_for_a_quota_slot_instead_of_drawing_429(emulator):
+    tiempo = FakeTime()
+    emulator.clock = tiempo.clock
+    emulator.set_quota(reads_per_minute=3, writes_per_minute=2)
+    store = open_store(emulator, reads_per_minute=3, writes_per_minute=2, sleep=tiempo.sleep, clock=tiempo.clock)
+    store.quota_wait_s = 120
+    for tag in (SPOOLS[0].tag_spool, SPOOLS[1].tag_spool, SPOOLS[2].tag_spool):
+        tomar(store, tag)
+    assert emulator.counts["quota_exceeded"] == 0
+    assert emulator.counts["write"] == 3
+    assert tiempo.waits and all(w <= 61 for w in tiempo.waits)
+    assert all(by_tag(emulator)[s.tag_spool]["ocupado_por"] == "1" for s in SPOOLS[:3])
+
+
+def test_a_command_that_would_wait_too_long_for_quota_answers_503_and_sends_nothing(emulator):
+    tiempo = FakeTime()
+    store = open_store(emulator, writes_per_minute=1, sleep=tiempo.sleep, clock=tiempo.clock)
+    tomar(store, SPOOLS[0].tag_spool)
+    emulator.reset_counts()
+    with pytest.raises(SourceUnavailable) as caught:
+        tomar(store, SPOOLS[1].tag_spool)
+    assert 50 <= caught.value.retry_after <= 61
+    assert emulator.counts["write"] == 0
+    assert by_tag(emulator)[SPOOLS[1].tag_spool]["ocupado_por"] == ""
+
+
+def commands(store: SheetsStore, n: int, start: int = 0) -> None:
+    """``n`` commands, each one read and one write: TOMAR, then PAUSAR, then TOMAR… round the spools."""
+    for i in range(start, start + n):
+        spool = SPOOLS[i % len(SPOOLS)]
+        accion = Accion.PAUSAR if (i // len(SPOOLS)) % 2 else Accion.TOMAR
+        decision = decidir(
+            Comando(accion, Operacion.ARM, spool.tag_spool, 1),
+            store.spool(spool.tag_spool),
+            store.workers(),
+            AHORA,
+            UTC,
+        )
+        store.commit(decision)
+
+
+def test_polls_and_commands_share_the_read_quota(emulator):
+    tiempo = FakeTime()
+    store = open_store(emulator, reads_per_minute=20, sleep=tiempo.sleep, clock=tiempo.clock)
+    store.quota_wait_s = 120
+    for _ in range(14):
+        store.snapshot()  # with the layout read at start: 15 reads, three quarters of the quota
+    # A poll may not take the last quarter: the next one waits for the window to turn...
+    store.snapshot()
+    assert tiempo.waits == [61.0]
+    # ...while commands take every read polls do not need, except the polls' fifth.
+    commands(store, 16)
+    for _ in range(3):
+        store.snapshot()
+    assert tiempo.waits == [61.0]
+    commands(store, 1, start=16)
+    assert tiempo.waits == [61.0, 61.0]
 
 
 def test_a_write_whose_answer_is_lost_is_not_applied_twice(store, emulator):
