@@ -131,6 +131,22 @@ def test_mis_spools_lists_what_the_worker_holds_and_pauses_with_one_tap(pages, s
     assert shop.spool(held[0]["tag_spool"])["ocupado_por"] is None
 
 
+def test_completing_metrologia_from_mis_spools_asks_for_the_result_on_the_card(pages, shop):
+    maria = shop.worker("METROLOGIA")
+    tag = shop.spools(ocupado_por=maria["id"], estado="OCUPADO_METROLOGIA")[0]["tag_spool"]
+    station = pages.station()
+    station.sign_in(maria)
+    station.mine.get_by_test_id("mis-spool").filter(has_text=tag).get_by_test_id("mis-spool-COMPLETAR").click()
+
+    expect(station.card).to_contain_text(tag)
+    expect(station.action("resultado-APROBADO")).to_be_in_viewport()
+    station.action("resultado-APROBADO").click()
+
+    expect(station.message).to_contain_text(f"Metrología de {tag}: APROBADO")
+    expect(station.mine.get_by_test_id("mis-spool").filter(has_text=tag)).to_have_count(0)
+    assert events(shop, tag)[-1] == ("COMPLETAR_METROLOGIA_APROBADO", maria["id"])
+
+
 def test_only_the_holder_or_a_supervisor_is_offered_pausar_and_completar(pages, shop):
     juan, pedro = shop.worker("ARMADOR", 0), shop.worker("ARMADOR", 1)
     supervisor = shop.worker("SUPERVISOR")

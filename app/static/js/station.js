@@ -30,6 +30,7 @@
   var feed;
   var nodes;
   var workerRetries = 0;
+  var loadingWorkers = false;
   var idleTimer = null;
 
   function hasRole(worker, role) {
@@ -64,17 +65,26 @@
 
   // ---- worker -------------------------------------------------------------------------
 
+  // Fetched again each time the worker step shows, so office changes to the Trabajadores
+  // sheet (a new hire, a deactivation) reach the tablet without a reload.
   function loadWorkers() {
+    if (loadingWorkers) { return; }
+    loadingWorkers = true;
     Z.api.workers(function (res) {
       if (res.status === 200 && res.data && res.data.workers) {
+        loadingWorkers = false;
         state.workers = res.data.workers;
+        if (workerRetries && !state.worker) { say('info', ''); }
         workerRetries = 0;
         renderWorkers();
         return;
       }
       // Without the list nobody can start: keep trying on our own, like the feed does.
-      say('error', Z.texts.problem(res.data && res.data.code, res.status));
-      setTimeout(loadWorkers, Z.http.retryAfterMs(res) || Z.http.backoffMs(workerRetries, 1000, 30000));
+      if (!state.worker) { say('error', Z.texts.problem(res.data && res.data.code, res.status)); }
+      setTimeout(function () {
+        loadingWorkers = false;
+        loadWorkers();
+      }, Z.http.retryAfterMs(res) || Z.http.backoffMs(workerRetries, 1000, 30000));
       workerRetries += 1;
     });
   }
@@ -177,6 +187,7 @@
     Z.ui.show(nodes.changeWorker, false);
     say('info', '');
     focusScanField();
+    loadWorkers();
   }
 
   // ---- operation ----------------------------------------------------------------------
@@ -358,6 +369,8 @@
       state.tag = spool.tag_spool;
       state.choosing = true;
       renderCard();
+      // From Mis spools the card may be off screen, and the question is asked there.
+      nodes.card.scrollIntoView(false);
       say('info', '¿Aprobado o rechazado?');
       return;
     }
@@ -372,9 +385,9 @@
   }
 
   // SPEC §9: a conflict whose refreshed spool is held by someone else says so plainly.
-  function conflictText(code, fresh) {
+  function conflictText(code, fresh, workerId) {
     if (code !== 'SPOOL_OCCUPIED' && code !== 'VERSION_CONFLICT') { return null; }
-    if (fresh && fresh.ocupado_por === state.worker.id) { return 'Este spool ya es suyo.'; }
+    if (fresh && fresh.ocupado_por === workerId) { return 'Este spool ya es suyo.'; }
     if (fresh && fresh.ocupado_por) { return Z.texts.CONFLICT + ' (' + fresh.ocupado_por_nombre + ').'; }
     return code === 'SPOOL_OCCUPIED' ? Z.texts.CONFLICT + '.' : null;
   }
@@ -407,7 +420,7 @@
         feed.put([res.data.spool]);
         say('ok', successText(accion, operacion, resultado, body.tag_spool));
       } else {
-        failed(res, accion, body.tag_spool);
+        failed(res, accion, body);
       }
       renderCard();
       renderMine();
@@ -415,7 +428,7 @@
     });
   }
 
-  function failed(res, accion, tag) {
+  function failed(res, accion, body) {
     var problem = res.data || {};
     var code = problem.code;
     if (res.status === 0) {
@@ -427,9 +440,9 @@
     if (problem.spool) {
       feed.put([problem.spool]);
     } else if (SPOOL_REFRESH_CODES.indexOf(code) >= 0) {
-      refreshSpool(tag);
+      refreshSpool(body.tag_spool);
     }
-    say('error', conflictText(code, problem.spool) || Z.texts.problem(code, res.status));
+    say('error', conflictText(code, problem.spool, body.worker_id) || Z.texts.problem(code, res.status));
   }
 
   // ---- Mis spools ---------------------------------------------------------------------
@@ -530,7 +543,6 @@
       }
     });
     feed.start();
-    loadWorkers();
     setInterval(Z.ui.tickElapsed, TICK_MS);
     changeWorker();
   }
