@@ -154,7 +154,7 @@ def test_only_the_holder_or_a_supervisor_is_offered_pausar_and_completar(pages, 
     shop.tomar(tag, juan, "ARM")
 
     other = pages.station_at(tag, pedro)
-    expect(other.card).to_contain_text(f"Lo tiene {full_name(juan)}")
+    expect(other.card).to_contain_text(f"Solo {full_name(juan)} o un supervisor puede pausarlo o completarlo")
     expect(other.card.get_by_role("button")).to_have_count(0)
 
     boss = pages.station_at(tag, supervisor)

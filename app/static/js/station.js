@@ -317,7 +317,7 @@
       }));
     }
     if (spool.ocupado_por && !mayRelease(state.worker, spool)) {
-      hint = 'Lo tiene ' + spool.ocupado_por_nombre + '.';
+      hint = 'Solo ' + spool.ocupado_por_nombre + ' o un supervisor puede pausarlo o completarlo.';
     } else if (!state.operacion) {
       hint = 'Elija una operación para ver las acciones.';
     } else if (spool.acciones.length) {
