@@ -24,7 +24,10 @@ keepalive = 5
 
 
 def post_worker_init(worker):
-    """Start the feed's poller in each worker process (never in the master, never in create_app)."""
+    """Check the source of truth, then start the feed's poller in each worker process (never in the
+    master, never in create_app: a remote store is reached only from the worker)."""
     from app.feed import serve_in_gunicorn_worker
+    from app.stores import verify_at_start
 
+    verify_at_start(worker.wsgi.extensions["zeues"].store)
     serve_in_gunicorn_worker(worker)

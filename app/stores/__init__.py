@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from ..config import ConfigError
+from ..domain.errors import SourceUnavailable
 from .base import Store
+
+log = logging.getLogger(__name__)
 
 
 def open_store(config: Mapping[str, Any]) -> Store:
@@ -22,3 +26,15 @@ def open_store(config: Mapping[str, Any]) -> Store:
         return SqliteStore(config["DB"], synchronous=config["SQLITE_SYNCHRONOUS"])
     except (sqlite3.Error, OSError) as exc:
         raise ConfigError(f"ZEUES_DB={config['DB']!r} cannot be opened as a SQLite database: {exc}") from exc
+
+
+def verify_at_start(store: Store) -> None:
+    """Stop a starting worker with one clear line when the source of truth is misshapen (a wrong
+    spreadsheet id, missing tabs or headers); one merely unreachable now is left to the retries."""
+    try:
+        problems = store.check()
+    except SourceUnavailable as exc:
+        log.warning("the %s store is not reachable at start (%s); commands answer 503 until it is", store.name, exc)
+        return
+    if problems:
+        raise ConfigError("; ".join(problems) + " (see `flask sheets-check`, fix with `flask sheets-init`)")

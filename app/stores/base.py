@@ -72,5 +72,10 @@ class Store(abc.ABC):
         people instead (a Google Sheet) do not support it."""
         raise NotImplementedError(f"the {self.name} store is edited at its source, not loaded")
 
+    def check(self) -> list[str]:
+        """Problems that keep the source of truth from serving (missing tabs or headers), one line
+        each; a store that cannot be misshapen has none."""
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing to release
         """Release connections."""

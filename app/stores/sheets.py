@@ -588,8 +588,12 @@ class SheetsStore(Store):
         return {t: (v[0] if v else []) for t, v in zip(presentes, valores, strict=True)}
 
     def check(self) -> list[str]:
-        """Problems that stop the service: missing tabs, missing or repeated headers (one line each)."""
-        headers = self._header_rows()
+        """Problems that stop the service: a spreadsheet it cannot open, missing tabs, missing or
+        repeated headers (one line each)."""
+        try:
+            headers = self._header_rows()
+        except SheetsLayoutError as exc:
+            return [exc.detail]
         problems = []
         for logical in HEADERS:
             if logical not in headers:

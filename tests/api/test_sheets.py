@@ -9,7 +9,7 @@ import pytest
 from app import create_app, demo
 from app.config import ConfigError
 from app.domain.model import EVENT_FIELDS, Estado
-from tests.conftest import tag_en
+from tests.conftest import LiveServer, tag_en
 from tests.sheets_emulator import SheetsEmulator
 from tests.sheets_shop import make_sheets_app
 
@@ -209,3 +209,18 @@ def test_a_misconfigured_spreadsheet_stops_the_start_with_one_line(tmp_path, con
     with pytest.raises(ConfigError) as caught:
         create_app({"TESTING": True, "DB": str(tmp_path / "z.sqlite3"), **config})
     assert message in caught.value.message
+
+
+@pytest.mark.server
+def test_gunicorn_stops_at_start_on_a_sheet_missing_headers(tmp_path, emulator):
+    emulator.create("sin-encabezados", {"Operaciones": [["TAG_SPOOL", "Cliente"]], "Trabajadores": [["id"]]})
+    server = LiveServer(
+        tmp_path, env={"ZEUES_SPREADSHEET_ID": "sin-encabezados", "SHEETS_EMULATOR_HOST": emulator.host}
+    )
+    with pytest.raises(RuntimeError, match="gunicorn exited"):
+        server.start()
+    log = server.log.read_text()
+    [linea] = [line for line in log.splitlines() if "configuration error" in line]
+    assert "Operaciones: missing header ocupado_por" in linea
+    assert "Metadata: missing tab" in linea
+    assert "Traceback" not in log
