@@ -137,7 +137,7 @@ class LiveServer:
             try:
                 if requests.get(f"{self.url}/api/health", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)  # readiness probe of a starting process, not synchronisation of a test
         self.stop()
         raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log.read_text()}")
