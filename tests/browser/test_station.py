@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from playwright.sync_api import expect
 
@@ -283,3 +285,41 @@ def test_a_worker_tapping_again_after_a_lost_answer_reuses_the_key(pages, shop):
     assert applied == [200]
     assert len(keys) >= 2 and set(keys) == {keys[0]}
     assert events(shop, tag) == [("TOMAR_ARM", juan["id"])]
+
+
+def test_a_tablet_with_a_wrong_clock_still_shows_the_right_elapsed_time(pages, shop):
+    juan = shop.worker("ARMADOR")
+    tag = shop.spools(estado="DISPONIBLE")[0]["tag_spool"]
+    station = pages.station()
+    station.page.clock.install(time=datetime.now(UTC) + timedelta(hours=3))  # set by hand, long ago
+    station.page.reload()
+    station.sign_in(juan, "ARM")
+    station.scan(tag)
+
+    station.action("TOMAR").click()
+
+    expect(station.card).to_contain_text("hace menos de 1 min")
+
+
+# How long ago, in ms, and how a worker reads it.
+ELAPSED = [
+    (0, "menos de 1 min"),
+    (59_000, "menos de 1 min"),
+    (5 * 60_000, "5 min"),
+    (65 * 60_000, "1 h 05 min"),
+    (25 * 3_600_000 + 60_000, "1 d 1 h"),
+    (-30_000, "menos de 1 min"),  # a clock a little ahead of the server's
+]
+
+
+def test_elapsed_times_read_naturally(pages):
+    page = pages.open("/board")
+    shown = page.evaluate("(cases) => cases.map((ms) => ZEUES.clock.formatDuration(ms))", [ms for ms, _ in ELAPSED])
+    assert shown == [text for _, text in ELAPSED]
+
+
+def test_timestamps_in_every_iso_spelling_are_read(pages):
+    page = pages.open("/board")
+    spellings = ["2026-01-02T03:04:05Z", "2026-01-02T03:04:05.000000Z", "2026-01-02T00:04:05-03:00"]
+    read = page.evaluate("(texts) => texts.map((text) => ZEUES.clock.parseIso(text))", spellings)
+    assert read == [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp() * 1000] * 3
