@@ -103,22 +103,30 @@ def test_the_board_recovers_by_itself_after_the_server_restarts(pages, shop, liv
     assert_not_reloaded(board)
 
 
-def test_a_reset_replaces_everything_the_board_shows(pages, shop):
+@pytest.mark.parametrize("answer", ["reset", "removed"])
+def test_a_spool_deleted_from_the_sheet_leaves_the_board(pages, shop, answer):
     spools = shop.spools()
     gone = next(s for s in spools if s["ocupado_por"])
     kept = [s for s in spools if s["tag_spool"] != gone["tag_spool"]]
     board = pages.board()
     expect(row(board, gone["tag_spool"])).to_be_visible()
-    # From now on the board hears from "another process" whose data lacks a spool (deleted
-    # from the sheet); a long retry_after_ms keeps it from asking again during the test.
-    reset = {"cursor": "otro", "changed": True, "reset": True, "spools": kept, "removed": [], "retry_after_ms": 60_000}
-    board.route("**/api/changes*", lambda route: route.fulfill(json=reset))
-    shop.tomar(shop.spools(estado="DISPONIBLE")[0]["tag_spool"], shop.worker("ARMADOR"), "ARM")  # ends the held poll
+    # The next answer says the spool is gone: as a full reset (from a process that never knew
+    # it) or as a delta naming it; a long retry_after_ms keeps the board from asking again.
+    body = {"cursor": "otro", "changed": True, "retry_after_ms": 60_000}
+    if answer == "reset":
+        body |= {"reset": True, "spools": kept, "removed": []}
+    else:
+        body |= {"reset": False, "spools": [], "removed": [gone["tag_spool"]]}
+    board.route("**/api/changes*", lambda route: route.fulfill(json=body))
+    board.context.set_offline(True)  # drops the poll the server holds; the next one meets the route
+    expect(board.get_by_test_id("connection")).to_have_attribute("data-state", "offline")
+    board.context.set_offline(False)
 
     expect(row(board, gone["tag_spool"])).to_have_count(0)
     expect(board.get_by_test_id(f"board-count-{gone['estado']}")).to_have_text(
         str(sum(s["estado"] == gone["estado"] for s in kept))
     )
+    expect(board.get_by_test_id("board-row")).to_have_count(sum(1 for s in kept if s["ocupado_por"]))
 
 
 @pytest.mark.parametrize(
