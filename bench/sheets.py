@@ -142,7 +142,12 @@ def main() -> None:
     server = Server(tmp / "unused.sqlite3", tmp / "gunicorn.log", extra_env=env)
     try:
         emulator.reset_counts()
-        time.sleep(args.idle_seconds)  # the idle phase: only the poller talks to the sheet
+        por_minuto: list[int] = []  # requests in each whole idle minute: the poller slows down as idling goes on
+        for _ in range(int(args.idle_seconds // 60)):
+            antes = emulator.counts["read"] + emulator.counts["write"]
+            time.sleep(60)  # the idle phase: only the poller talks to the sheet
+            por_minuto.append(emulator.counts["read"] + emulator.counts["write"] - antes)
+        time.sleep(args.idle_seconds % 60)
         idle = dict(emulator.counts)
 
         measure_from = time.monotonic() + args.warmup
@@ -178,7 +183,8 @@ def main() -> None:
         f"stand-in: {args.latency * 1000:.0f} ms per call, {args.quota} reads + {args.quota} writes per minute",
         f"idle phase {args.idle_seconds:.0f} s: {idle.get('read', 0) + idle.get('write', 0)} requests "
         f"({idle.get('read', 0) / args.idle_seconds * 60:.1f} reads/min); steady idle cadence after "
-        f"{settings.idle_after_s / 60:.0f} min: {60 / settings.idle_poll_s:.0f} reads/min",
+        f"{settings.idle_after_s / 60:.0f} min: {60 / settings.idle_poll_s:.0f} reads/min; "
+        f"requests in each idle minute: {por_minuto}",
         f"load phase {args.warmup:.0f} s warm-up + {elapsed:.0f} s measured, {args.clients} clients "
         f"({f'offering {args.rate:g} commands/min' if args.rate else 'back to back'}): "
         f"{commands} commands = "
