@@ -301,12 +301,12 @@
           }, 'APROBADO'),
           actionButton('resultado-RECHAZADO', 'RECHAZADO', null, function () {
             send(spool, 'COMPLETAR', 'METROLOGIA', 'RECHAZADO');
-          }, 'RECHAZADO')
-        ]),
-        actionButton('resultado-cancelar', 'Cancelar', null, function () {
-          state.choosing = false;
-          renderCard();
-        }, 'cancel')
+          }, 'RECHAZADO'),
+          actionButton('resultado-cancelar', 'Cancelar', null, function () {
+            state.choosing = false;
+            renderCard();
+          }, 'cancel')
+        ])
       ]);
     }
     actions = visibleActions(spool);
