@@ -42,6 +42,8 @@ def test_a_worker_takes_and_completes_a_spool_with_a_typed_tag(pages, shop):
     expect(station.mine.get_by_test_id("mis-spool").filter(has_text=tag)).to_have_count(0)
     assert events(shop, tag) == [("TOMAR_ARM", juan["id"]), ("COMPLETAR_ARM", juan["id"])]
 
+    station.scan(shop.spools(estado="DISPONIBLE")[0]["tag_spool"])  # the field took the focus back after the tap
+
 
 def test_a_worker_signs_in_by_typing_the_id_and_sees_only_their_operations(pages, shop):
     luis = next(w for w in shop.get("/workers")["workers"] if sorted(w["roles"]) == ["ARMADOR", "SOLDADOR"])
