@@ -79,6 +79,10 @@
     this.failures = 0;
     this.lastAnswerMs = Z.clock.now();
     this.cursor = body.cursor;
+    // Scheduled before the page redraws, so a drawing error cannot stop the board following.
+    // retry_after_ms > 0 means the server answers from a stale copy of a failing source:
+    // polling faster would only add to its load.
+    this.schedule(Math.min(body.retry_after_ms > 0 ? body.retry_after_ms : 0, MAX_HINT_MS));
     if (body.reset) {
       // A reset is the whole truth: spools deleted from the sheet meanwhile must go too.
       this.spools = {};
@@ -88,9 +92,6 @@
       this.options.onChange(this.merge(body.spools || [], body.removed || []));
     }
     if (!wasOnline) { this.setState('online', {}); }
-    // retry_after_ms > 0 means the server answers from a stale copy of a failing source:
-    // polling faster would only add to its load.
-    this.schedule(Math.min(body.retry_after_ms > 0 ? body.retry_after_ms : 0, MAX_HINT_MS));
   };
 
   Feed.prototype.failed = function (res) {
