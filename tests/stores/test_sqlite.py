@@ -1,14 +1,18 @@
-"""SQLite-only guarantees: several processes on one file, durable settings, the append-only log."""
+"""SQLite-only guarantees: several processes on one file, durable settings, the append-only log,
+workers changed by another connection seen at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import sqlite3
 
 import pytest
 
 from app import create_app, demo
-from app.domain.model import Estado
+from app.domain.model import Estado, Rol, Spool, Worker
+from app.stores.sqlite import SqliteStore
+from tests.conftest import make_sqlite_app
 
 
 def _tomar_en_otro_proceso(db: str, tag: str, worker: int, start, results, key: str | None = None) -> None:
@@ -80,3 +84,63 @@ def test_the_same_idempotent_tap_from_several_processes_applies_once(tmp_path):
     [event] = store.events(tag)
     assert outcomes == [(200, None, event.id)] * 4
     store.close()
+
+
+JUAN = Worker(1, "Juan", "Pérez", (Rol.ARMADOR,), True)
+SPOOL = Spool("MK-1335-CW-25238-011", version="v-a")
+
+
+def test_a_worker_changed_by_another_process_is_seen_on_the_next_read(tmp_path):
+    db = tmp_path / "zeues.sqlite3"
+    server = SqliteStore(str(db))
+    server.load([SPOOL], [JUAN])
+    assert server.workers()[1].activo  # read once, so a stale copy would be kept
+    cli = SqliteStore(str(db))  # another connection, as `flask import` in another process
+    try:
+        cli.load([], [dataclasses.replace(JUAN, activo=False), Worker(2, "Ana", "Soto", (Rol.SOLDADOR,), True)])
+        workers = server.workers()
+    finally:
+        cli.close()
+        server.close()
+    assert not workers[1].activo
+    assert workers[2].nombre_completo == "Ana Soto"
+
+
+def test_a_worker_changed_by_this_store_is_seen_on_the_next_read(tmp_path):
+    store = SqliteStore(str(tmp_path / "zeues.sqlite3"))
+    try:
+        store.load([SPOOL], [JUAN])
+        assert store.workers()[1].roles == (Rol.ARMADOR,)
+        store.load([], [dataclasses.replace(JUAN, roles=(Rol.SOLDADOR,))])
+        assert store.workers()[1].roles == (Rol.SOLDADOR,)
+    finally:
+        store.close()
+
+
+def test_a_caller_changing_the_workers_it_got_does_not_change_the_store(tmp_path):
+    store = SqliteStore(str(tmp_path / "zeues.sqlite3"))
+    try:
+        store.load([SPOOL], [JUAN])
+        store.workers().clear()
+        assert list(store.workers()) == [1]
+    finally:
+        store.close()
+
+
+def test_a_worker_deactivated_from_the_cli_is_refused_by_the_running_service(tmp_path):
+    app = make_sqlite_app(tmp_path, demo.spools(), demo.WORKERS)
+    client = app.test_client()
+    libres = [s.tag_spool for s in app.extensions["zeues"].store.snapshot().spools if s.estado == Estado.DISPONIBLE]
+    primera = {"tag_spool": libres[0], "worker_id": 1, "operacion": "ARM"}
+    assert client.post("/api/tomar-accion", json=primera).status_code == 200  # workers read while active
+    cli = SqliteStore(app.config["DB"])
+    try:
+        cli.load([], [dataclasses.replace(demo.WORKERS[0], activo=False)])
+    finally:
+        cli.close()
+
+    answer = client.post("/api/tomar-accion", json={**primera, "tag_spool": libres[1]})
+
+    app.extensions["zeues"].store.close()
+    assert answer.status_code == 403
+    assert answer.json["code"] == "WORKER_INACTIVE"
