@@ -12,7 +12,10 @@ worker_class = "gevent"
 # and one process holds the whole shop's clients (a gevent worker handles thousands).
 workers = int(os.environ.get("ZEUES_WORKERS", "1"))
 worker_connections = int(os.environ.get("ZEUES_WORKER_CONNECTIONS", "4000"))
-accesslog = "-"
+# No access log by default: every command releases a line per waiting tablet (2,000 lines for one
+# TOMAR on a big floor), and formatting them costs about a third of the worker's CPU for that
+# release (docs/BENCHMARKS.md). Errors are always logged. ZEUES_ACCESSLOG=- logs requests to stdout.
+accesslog = os.environ.get("ZEUES_ACCESSLOG") or None
 # gunicorn's control socket is one fixed path per user: two instances on a host would contend for
 # it, and nothing here uses it.
 control_socket_disable = True

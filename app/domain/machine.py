@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -106,7 +107,8 @@ class Decision:
 class _Paso:
     """The model the machine drives for one decision; its callbacks only compute changes."""
 
-    def __init__(self, spool: Spool, actor: Worker, resultado: Resultado | None, ahora: str, fecha: str) -> None:
+    def preparar(self, spool: Spool, actor: Worker | None, resultado: Resultado | None, ahora: str, fecha: str) -> None:
+        """Load one decision's facts (models are reused: see ``_modelo``)."""
         self.spool, self.actor, self.resultado = spool, actor, resultado
         self.ahora, self.fecha = ahora, fecha
         self.cambios: dict[str, Any] = {}
@@ -159,6 +161,29 @@ MACHINE = Machine(
 
 _TRIGGERS = {f"{a}_{o}".lower(): (a, o) for a, o, *_ in TRANSICIONES}
 
+# Models already added to MACHINE, ready for reuse: add_model binds a method per trigger, state and
+# may_* check to the model, which costs more than the decision itself. A decision never yields, so
+# a model is back in the pool before another greenlet can ask; real threads each pop their own.
+_LIBRES: list[_Paso] = []
+
+
+@contextmanager
+def _modelo(
+    estado: Estado, spool: Spool, actor: Worker | None, resultado: Resultado | None, ahora: str, fecha: str
+) -> Iterator[_Paso]:
+    """A model in ``estado`` loaded with one decision's facts, taken from the pool."""
+    try:
+        paso = _LIBRES.pop()
+    except IndexError:
+        paso = _Paso()
+        MACHINE.add_model(paso, initial=estado)
+    paso.preparar(spool, actor, resultado, ahora, fecha)
+    MACHINE.set_state(estado, model=paso)
+    try:
+        yield paso
+    finally:
+        _LIBRES.append(paso)
+
 
 def _acciones_desde(estado: Estado) -> tuple[dict[str, str], ...]:
     """The (accion, operacion) pairs the machine may fire from ``estado``, asked through ``may_*``."""
@@ -166,12 +191,8 @@ def _acciones_desde(estado: Estado) -> tuple[dict[str, str], ...]:
     for trigger in MACHINE.get_triggers(estado):
         permitido = False
         for resultado in (None, *Resultado):
-            probe = _Paso(Spool(tag_spool=""), None, resultado, "", "")  # type: ignore[arg-type]
-            MACHINE.add_model(probe, initial=estado)
-            try:
+            with _modelo(estado, Spool(tag_spool=""), None, resultado, "", "") as probe:
                 permitido = permitido or probe.may_trigger(trigger)
-            finally:
-                MACHINE.remove_model(probe)
         if permitido:
             accion, operacion = _TRIGGERS[trigger]
             acciones.append({"accion": str(accion), "operacion": str(operacion)})
@@ -239,30 +260,29 @@ def decidir(
                 raise NotHolder(f"El spool {spool.tag_spool} lo tiene el trabajador {spool.ocupado_por}.")
             extra = {"ocupado_por": spool.ocupado_por, "supervisor": True}
 
-    paso = _Paso(spool, actor, comando.resultado, iso_utc(ahora), ahora.astimezone(zona).date().isoformat())
-    MACHINE.add_model(paso, initial=spool.estado)
-    try:
-        disparado = paso.trigger(comando.trigger)
-    except (MachineError, AttributeError):
-        disparado = False
-    finally:
-        MACHINE.remove_model(paso)
+    momento, fecha = iso_utc(ahora), ahora.astimezone(zona).date().isoformat()
+    with _modelo(spool.estado, spool, actor, comando.resultado, momento, fecha) as paso:
+        try:
+            disparado = paso.trigger(comando.trigger)
+        except MachineError:  # no such transition from this state
+            disparado = False
+        cambios, destino = paso.cambios, paso.state
     if not disparado:
         raise InvalidTransition(f"{comando.accion} {comando.operacion} no es posible con el spool en {spool.estado}.")
 
     if comando.resultado is not None:
         extra = {"resultado": str(comando.resultado), **extra}
-    despues = spool.con(version=nuevo_id(), **paso.cambios)
+    despues = spool.con(version=nuevo_id(), **cambios)
     event = Event(
         id=nuevo_id(),
-        timestamp=paso.ahora,
-        evento_tipo=_EVENTO_TIPO[(comando.trigger, paso.state)],
+        timestamp=momento,
+        evento_tipo=_EVENTO_TIPO[(comando.trigger, destino)],
         tag_spool=spool.tag_spool,
         worker_id=actor.id,
         worker_nombre=actor.nombre_completo,
         operacion=str(comando.operacion),
         accion=str(comando.accion),
-        fecha_operacion=paso.fecha,
+        fecha_operacion=fecha,
         metadata_json={**extra, **(metadata or {})},
     )
     return Decision(antes=spool, despues=despues, event=event)
