@@ -61,6 +61,11 @@ class Answer(dict):
     rendered: Any = None
 
 
+def _as_int(digest: bytes) -> int:
+    """The 96 bits of a spool digest that go into the cursor."""
+    return int.from_bytes(digest[:12], "big")
+
+
 def hold_seconds(timeout: float) -> float:
     """How long to hold a request that asked for ``timeout``: a little less, so the answer
     arrives before the client's or a proxy's own timer fires (always within [timeout − 2, timeout])."""
@@ -80,6 +85,10 @@ class Feed:
         self._order: list[str] = []  # tags in row order
         self._views: dict[str, View] = {}
         self._digests: dict[str, bytes] = {}
+        # The cursor: the XOR of every spool's digest. It depends only on the content, so any process
+        # reading the same data, or this one after a restart, computes the same cursor; and a command
+        # updates it in O(1) instead of rehashing the whole shop.
+        self._contenido = 0
         self._cursor = ""
         self._seq = 0  # local change counter, never shown to clients
         self._changed_at: dict[str, int] = {}  # tag -> seq of its last change
@@ -194,19 +203,19 @@ class Feed:
         cambiados = []
         for tag, view in views.items():
             digest = _digest(view)
-            if self._digests.get(tag) != digest:
+            anterior = self._digests.get(tag)
+            if anterior != digest:
                 cambiados.append(tag)
                 self._views[tag], self._digests[tag] = view, digest
+                self._contenido ^= _as_int(digest) ^ (_as_int(anterior) if anterior else 0)
         for tag in removed:
             self._views.pop(tag, None)
-            self._digests.pop(tag, None)
+            self._contenido ^= _as_int(self._digests.pop(tag))
         if order is not None:
-            orden_cambio = order != self._order
-            self._order = order
+            self._order = order  # a sort in the sheet moves rows but changes no spool
         else:
-            orden_cambio = False
             self._order.extend(t for t in cambiados if t not in self._changed_at and t not in self._order)
-        if not (cambiados or removed or orden_cambio) and self._loaded:
+        if not (cambiados or removed) and self._loaded:
             return
         self._seq += 1
         self._answers.clear()
@@ -216,20 +225,12 @@ class Feed:
         for tag in removed:
             self._changed_at.pop(tag, None)
             self._removed_at[tag] = self._seq
-        self._cursor = self._cursor_of_content()
+        self._cursor = f"{self._contenido:024x}"
         self._remember(self._cursor, self._seq)
         if cambiados or removed:
             self._last_change = self.clock()
         wake, self._wake = self._wake, threading.Event()
         wake.set()
-
-    def _cursor_of_content(self) -> str:
-        """A hash of the snapshot's content in row order: any process reading the same data, or
-        this one after a restart, computes the same cursor."""
-        todo = hashlib.sha256()
-        for tag in self._order:
-            todo.update(self._digests[tag])
-        return todo.hexdigest()[:24]
 
     def _remember(self, cursor: str, seq: int) -> None:
         self._known[cursor] = seq

@@ -239,3 +239,15 @@ def test_close_answers_held_requests(app):
     feed.close()
     answer = feed.changes(cursor, 28)  # would hold 27 s; answers at once when closing
     assert answer["changed"] is False and answer["cursor"] == cursor
+
+
+def test_a_sort_in_the_source_changes_the_order_but_not_the_cursor(app, client):
+    feed = app.extensions["zeues"].feed
+    before = client.get("/api/spools").json
+    with sqlite3.connect(app.config["DB"]) as other:  # the office sorts the sheet the other way round
+        other.execute("UPDATE operaciones SET posicion = -posicion")
+    feed.poll_once()
+    after = client.get("/api/spools").json
+    assert [s["tag_spool"] for s in after["spools"]] == [s["tag_spool"] for s in reversed(before["spools"])]
+    assert after["cursor"] == before["cursor"]  # no spool changed: nothing for the feed to send
+    assert changes(client, since=before["cursor"], timeout=0)["changed"] is False
