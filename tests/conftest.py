@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -87,28 +87,22 @@ def tag_en(app_or_client, estado: Estado, index: int = 0) -> str:
     return spools[index].tag_spool
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class LiveServer:
     """The real gunicorn + gevent server in a subprocess, on a SQLite file loaded with the demo shop."""
 
     def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
         self.db = tmp_path / "live.sqlite3"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        # The first start binds port 0 and reads the port gunicorn got from its log, so parallel
+        # runs cannot pick the same one; restarts reuse it, so clients keep their URL.
+        self.port = 0
         self.log = tmp_path / "gunicorn.log"
-        self.env = {
-            **os.environ,
-            "ZEUES_DB": str(self.db),
-            "ZEUES_BIND": f"127.0.0.1:{self.port}",
-            **(env or {}),
-        }
+        self.env = {**os.environ, "ZEUES_DB": str(self.db), **(env or {})}
         self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server."""
+        return f"http://127.0.0.1:{self.port}"
 
     def load_demo(self) -> None:
         """Run the real ``flask demo`` command on the server's file."""
@@ -122,11 +116,12 @@ class LiveServer:
 
     def start(self, timeout: float = 20.0) -> None:
         """Start gunicorn and return once it answers /api/health."""
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
                 cwd=ROOT,
-                env=self.env,
+                env={**self.env, "ZEUES_BIND": f"127.0.0.1:{self.port}"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -134,6 +129,13 @@ class LiveServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            if not self.port:
+                listening = re.search(rb"Listening at: http://127\.0\.0\.1:(\d+)", self.log.read_bytes()[offset:])
+                if listening:
+                    self.port = int(listening.group(1))
+                else:
+                    time.sleep(0.05)  # readiness probe of a starting process, not synchronisation of a test
+                    continue
             try:
                 if requests.get(f"{self.url}/api/health", timeout=1).ok:
                     return
