@@ -127,21 +127,33 @@ class Feed:
     def changes(self, since: str | None, timeout: float) -> Answer:
         """The ``/api/changes`` answer: a reset, a delta, or — for the current cursor — a hold of up
         to ``hold_seconds(timeout)`` that ends with the first change."""
+        answer = self.answer_now(since)
+        return answer if answer is not None else self.wait(since, timeout)  # type: ignore[arg-type]
+
+    def answer_now(self, since: str | None) -> Answer | None:
+        """The answer that needs no wait (a reset, or a delta for a cursor behind), or None when
+        ``since`` is the current cursor and the request should hold."""
         self._ensure_fresh()
         with self._lock:
             if since is None or since not in self._known:
                 return self._answer(reset=True)
             if since != self._cursor or self._closing:
                 return self._answer(since=since)
-            wake = self._wake
+            return None
+
+    def wait(self, since: str, timeout: float) -> Answer:
+        """Hold until the snapshot moves past ``since`` or ``hold_seconds(timeout)`` pass, then answer."""
+        with self._lock:
+            wake = self._wake if since == self._cursor and not self._closing else None
             self._waiters += 1
         try:
-            wake.wait(hold_seconds(timeout))
+            if wake is not None:
+                wake.wait(hold_seconds(timeout))
         finally:
             with self._lock:
                 self._waiters -= 1
         with self._lock:
-            if since not in self._known:  # more changes than the history holds, while we waited
+            if since not in self._known:  # unknown, or more changes than the history holds meanwhile
                 return self._answer(reset=True)
             return self._answer(since=since)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 
@@ -251,3 +252,40 @@ def test_a_sort_in_the_source_changes_the_order_but_not_the_cursor(app, client):
     assert [s["tag_spool"] for s in after["spools"]] == [s["tag_spool"] for s in reversed(before["spools"])]
     assert after["cursor"] == before["cursor"]  # no spool changed: nothing for the feed to send
     assert changes(client, since=before["cursor"], timeout=0)["changed"] is False
+
+
+def test_a_held_request_is_answered_after_flask_has_finished_with_it(app):
+    """The hold happens while the server iterates the body, once Flask's request context is gone."""
+    feed = app.extensions["zeues"].feed
+    cursor, spools = feed.view()
+    seen = []
+
+    @app.teardown_request
+    def _torn_down(_exc):
+        seen.append("teardown")
+
+    def wait(since, timeout):
+        seen.append("wait")
+        feed.publish({**spools[0], "version": "moved-on"})  # a command lands during the hold
+        return Feed.wait(feed, since, timeout)
+
+    feed.wait = wait
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/api/changes",
+        "QUERY_STRING": f"since={cursor}&timeout=5",
+        "SERVER_NAME": "t",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": None,
+    }
+    started = []
+    body_iter = app.wsgi_app(environ, lambda status, headers: started.append((status, dict(headers))))
+    assert seen == ["teardown"] and started == []  # Flask is done; nothing sent, no wait yet
+    body = b"".join(body_iter)
+    assert seen == ["teardown", "wait"]
+    [(status, headers)] = started
+    assert status == "200 OK" and headers["Cache-Control"] == "no-store"
+    assert int(headers["Content-Length"]) == len(body)
+    answer = json.loads(body)
+    assert answer["changed"] is True and [s["version"] for s in answer["spools"]] == ["moved-on"]
