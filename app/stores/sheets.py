@@ -131,13 +131,16 @@ def _string_cell(value: Any) -> dict[str, Any]:
 
 
 class _RowBatch:
-    """Row reads that go out in one values:batchGet, and what it answered."""
+    """Row reads (and maybe a poll riding along) that go out in one values:batchGet, and its answer."""
 
     def __init__(self) -> None:
         self.rows: set[int] = set()
+        self.poll: tuple[Callable[[], list[str]], int] | None = None  # the poll's ranges and Metadata start
+        self.pollers = 0
         self.done = False
         self.header: list[str] = []
         self.values: dict[int, list[str]] = {}
+        self.poll_values: list[list[list[str]]] = []
         self.error: Exception | None = None
 
 
@@ -288,9 +291,12 @@ class SheetsStore(Store):
         except SourceUnavailable:
             raise
         except QuotaExhausted as exc:
+            # A command needs a read and a write: come back when both quotas have room, or the retry
+            # would spend its read and meet a full write minute (and sleep a minute more).
+            espera = max(exc.wait, *(window.wait_s() for window in self._quota.values()))
             raise SourceUnavailable(
                 "Se alcanzó la cuota de Google Sheets; no se escribió nada. Reintente en unos segundos.",
-                retry_after=max(1, math.ceil(exc.wait)),
+                retry_after=max(1, math.ceil(espera)),
             ) from exc
         except Exception as exc:
             if _transient(exc):
@@ -399,7 +405,7 @@ class SheetsStore(Store):
             eventos = metadata.a1(f"A{desde}:{column_letter(ancho)}") if desde else metadata.a1()
             return [self._tab(OPERACIONES).a1(), self._tab(TRABAJADORES).a1(), metadata.a1("1:1"), eventos]
 
-        valores = self._batch_get(ranges, poll=True)
+        valores, desde = self._poll(ranges, desde)
         with self._lock:
             self._read_operaciones(valores[0])
             self._read_trabajadores(valores[1])
@@ -439,23 +445,69 @@ class SheetsStore(Store):
             leader = not batch.done
             if leader:
                 self._reading, self._open_batch = True, _RowBatch()
+                self._row_reads.notify_all()
         if leader:
-            try:
-                filas = sorted(batch.rows)
+            self._send_batch(batch)
+        if batch.error is not None:
+            raise batch.error
+        return batch.header, batch.values[row]
+
+    def _send_batch(self, batch: _RowBatch) -> None:
+        """Send one batch as its leader and wake everyone waiting for it (with its answer or error)."""
+        try:
+            filas = sorted(batch.rows)
+            if batch.poll is not None:
+                # The poll reads all of Operaciones: the rows come with it at no extra cost.
+                batch.poll_values = self._batch_get(batch.poll[0], poll=not filas)
+                operaciones = batch.poll_values[0]
+                batch.header = operaciones[0] if operaciones else []
+                batch.values = {f: (operaciones[f] if f < len(operaciones) else []) for f in filas}
+            else:
                 valores = self._batch_get(
                     lambda: [self._tab(OPERACIONES).a1(r) for r in ("1:1", *(f"{f + 1}:{f + 1}" for f in filas))]
                 )
                 batch.header = valores[0][0] if valores[0] else []
                 batch.values = {f: (v[0] if v else []) for f, v in zip(filas, valores[1:], strict=True)}
-            except Exception as exc:
-                batch.error = exc
-            finally:
-                with self._row_reads:
-                    batch.done, self._reading = True, False
+        except Exception as exc:
+            batch.error = exc
+        finally:
+            with self._row_reads:
+                batch.done, self._reading = True, False
+                self._row_reads.notify_all()
+
+    def _poll(self, ranges_of: Callable[[], list[str]], desde: int) -> tuple[list[list[list[str]]], int]:
+        """The poll's values:batchGet, and the Metadata row it read from. While commands are reading
+        rows, the poll rides in their next request instead: under load polls cost no request of their
+        own, and the reads are left to commands."""
+        with self._row_reads:
+            batch: _RowBatch | None = None
+            if self._reading:
+                batch = self._open_batch
+                if batch.poll is None:
+                    batch.poll = (ranges_of, desde)
+                batch.pollers += 1
+                self._row_reads.notify_all()
+                while not batch.done and self._reading:
+                    self._row_reads.wait()
+                if not batch.done and not batch.rows:
+                    # No command joined: read alone, at a poll's priority, without holding up commands.
+                    batch.pollers -= 1
+                    if not batch.pollers:
+                        batch.poll = None
+                    batch = None
+                elif not batch.done:
+                    self._reading, self._open_batch = True, _RowBatch()
                     self._row_reads.notify_all()
+                    leader = True
+                else:
+                    leader = False
+        if batch is None:
+            return self._batch_get(ranges_of, poll=True), desde
+        if leader:
+            self._send_batch(batch)
         if batch.error is not None:
             raise batch.error
-        return batch.header, batch.values[row]
+        return batch.poll_values, batch.poll[1]  # type: ignore[index]
 
     def workers(self) -> dict[int, Worker]:
         """The workers of the last snapshot (read once if there is none yet)."""

@@ -84,8 +84,8 @@ class QuotaExhausted(Exception):
 
 class QuotaWindow:
     """Google's per-user quota (N requests of a kind per minute) kept on our side, so requests wait for
-    a slot instead of drawing 429s. Polls are guaranteed a fifth of it (one poll every 5 s, the feed's
-    default cadence) and may use up to three quarters; commands get everything else."""
+    a slot instead of drawing 429s. A waiting poll is guaranteed a fifth of it (one poll every 5 s, the
+    feed's default cadence); polls may use up to three quarters; commands get everything else."""
 
     # A slot is reused a little after 60 s: Google counts from when the request arrived, not when we sent it.
     WINDOW_S = 61.0
@@ -95,13 +95,24 @@ class QuotaWindow:
         self.poll_share = per_minute // 5
         self.poll_cap = per_minute - per_minute // 4
         self._sent: collections.deque[tuple[float, bool]] = collections.deque()  # (when, by a poll)
+        self._polls_waiting = 0
         self._lock = threading.Lock()
 
     def _free(self, poll: bool) -> bool:
         polls = sum(1 for _, by_poll in self._sent if by_poll)
         if poll:
             return len(self._sent) < self.per_minute and (polls < self.poll_share or len(self._sent) < self.poll_cap)
-        return len(self._sent) < self.per_minute - max(0, self.poll_share - polls)
+        # Slots are held back for polls only while one waits: under load polls mostly ride on commands' reads.
+        owed = max(0, self.poll_share - polls) if self._polls_waiting else 0
+        return len(self._sent) < self.per_minute - owed
+
+    def wait_s(self, poll: bool = False) -> float:
+        """Seconds until a slot may be free (0 when one is free now)."""
+        with self._lock:
+            now = self.clock()
+            while self._sent and self._sent[0][0] <= now - self.WINDOW_S:
+                self._sent.popleft()
+            return 0.0 if self._free(poll) else self._sent[0][0] + self.WINDOW_S - now
 
     def take(self, max_wait: float, poll: bool = False) -> None:
         """Wait for a slot (at most ``max_wait`` s) and use it."""
@@ -118,4 +129,10 @@ class QuotaWindow:
                 wait = self._sent[0][0] + self.WINDOW_S - now
             if now + wait > deadline:
                 raise QuotaExhausted(wait)
-            self.sleep(wait)  # pacing to the quota; other greenlets run meanwhile
+            with self._lock:
+                self._polls_waiting += poll
+            try:
+                self.sleep(wait)  # pacing to the quota; other greenlets run meanwhile
+            finally:
+                with self._lock:
+                    self._polls_waiting -= poll

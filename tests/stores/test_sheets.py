@@ -112,6 +112,31 @@ def test_row_reads_of_concurrent_commands_share_one_request(store, emulator):
     assert emulator.log == [("read", "values.batchGet")] * 2
 
 
+def test_a_poll_due_while_commands_read_rides_in_their_next_request(store, emulator):
+    def en_vuelo(e: SheetsEmulator) -> None:
+        # The first command's read stays in flight until a second command and a poll wait behind it.
+        with store._row_reads:
+            assert store._row_reads.wait_for(lambda: store._open_batch.rows and store._open_batch.pollers, timeout=10)
+
+    emulator.on_next("read", en_vuelo)
+    leidos: dict[str, object] = {}
+    hilos = [
+        threading.Thread(target=lambda: leidos.__setitem__("primero", store.spool(SPOOLS[0].tag_spool))),
+        threading.Thread(target=lambda: leidos.__setitem__("segundo", store.spool(SPOOLS[1].tag_spool))),
+        threading.Thread(target=lambda: leidos.__setitem__("poll", store.snapshot())),
+    ]
+    hilos[0].start()
+    with store._row_reads:  # the second command and the poll arrive while the first read is in flight
+        store._row_reads.wait_for(lambda: store._reading, timeout=10)
+    for hilo in hilos[1:]:
+        hilo.start()
+    for hilo in hilos:
+        hilo.join(timeout=20)
+    assert (leidos["primero"], leidos["segundo"]) == SPOOLS[:2]
+    assert leidos["poll"].spools == SPOOLS
+    assert emulator.log == [("read", "values.batchGet")] * 2
+
+
 # -- office edits in mid-flight -----------------------------------------------------------------
 
 
@@ -281,6 +306,22 @@ def test_a_command_that_would_wait_too_long_for_quota_answers_503_and_sends_noth
     assert by_tag(emulator)[SPOOLS[1].tag_spool]["ocupado_por"] == ""
 
 
+def test_a_503_for_quota_says_when_both_reads_and_writes_have_room(emulator):
+    tiempo = FakeTime()
+    store = open_store(emulator, reads_per_minute=4, writes_per_minute=1, sleep=tiempo.sleep, clock=tiempo.clock)
+    store.snapshot()  # t=1000: the layout and the poll, 2 reads
+    tiempo.now += 30
+    tomar(store, SPOOLS[0].tag_spool)  # t=1030: 1 read, and the minute's only write
+    tiempo.now += 1
+    store.spool(SPOOLS[1].tag_spool)  # t=1031: the 4th read
+    tiempo.now += 1
+    with pytest.raises(SourceUnavailable) as caught:
+        tomar(store, SPOOLS[1].tag_spool)
+    # A read frees at t=1061, but coming back then would only meet the full write minute (t=1091).
+    assert caught.value.retry_after == 59
+    assert by_tag(emulator)[SPOOLS[1].tag_spool]["ocupado_por"] == ""
+
+
 def commands(store: SheetsStore, n: int, start: int = 0) -> None:
     """``n`` commands, each one read and one write: TOMAR, then PAUSAR, then TOMAR… round the spools."""
     for i in range(start, start + n):
@@ -305,7 +346,7 @@ def test_polls_and_commands_share_the_read_quota(emulator):
     # A poll may not take the last quarter: the next one waits for the window to turn...
     store.snapshot()
     assert tiempo.waits == [61.0]
-    # ...while commands take every read polls do not need, except the polls' fifth.
+    # ...while commands take the reads polls do not need; polls still find their fifth.
     commands(store, 16)
     for _ in range(3):
         store.snapshot()
