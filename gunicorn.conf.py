@@ -11,6 +11,12 @@ worker_class = "gevent"
 # One worker by default: local commands then wake every waiter of the feed within a second,
 # and one process holds the whole shop's clients (a gevent worker handles thousands).
 workers = int(os.environ.get("ZEUES_WORKERS", "1"))
+if workers > 1 and os.environ.get("ZEUES_SPREADSHEET_ID"):
+    # The Sheets API has no conditional write: only commands serialised in one process are safe.
+    raise SystemExit(
+        "zeues: configuration error: ZEUES_WORKERS must be 1 with ZEUES_SPREADSHEET_ID "
+        "(two processes writing one sheet could both take the same spool)"
+    )
 worker_connections = int(os.environ.get("ZEUES_WORKER_CONNECTIONS", "4000"))
 # No access log by default: every command releases a line per waiting tablet (2,000 lines for one
 # TOMAR on a big floor), and formatting them costs about a third of the worker's CPU for that

@@ -116,6 +116,12 @@ class Feed:
         with self._lock:
             return self._cursor, [self._views[t] for t in self._order]
 
+    def spool(self, tag: str) -> View | None:
+        """One spool as the snapshot holds it, or None."""
+        self._ensure_fresh()
+        with self._lock:
+            return self._views.get(tag)
+
     def health(self) -> dict[str, Any]:
         """Cursor and freshness of the snapshot for ``/api/health``."""
         self._ensure_fresh()

@@ -120,3 +120,26 @@ def test_import_refuses_a_repeated_tracking_column(tmp_path):
     result = app.test_cli_runner().invoke(args=["import", "--spools", str(tmp_path / "spools.csv")])
     assert result.exit_code != 0 and "duplicated ocupado_por" in result.output
     assert app.extensions["zeues"].store.snapshot().spools == ()
+
+
+def test_gunicorn_refuses_several_workers_on_a_google_sheet(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ZEUES_WORKERS": "2",
+        "ZEUES_SPREADSHEET_ID": "1AbC",
+        "ZEUES_DB": str(tmp_path / "g.sqlite3"),
+        "ZEUES_BIND": "127.0.0.1:0",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [
+        "zeues: configuration error: ZEUES_WORKERS must be 1 with ZEUES_SPREADSHEET_ID "
+        "(two processes writing one sheet could both take the same spool)"
+    ]

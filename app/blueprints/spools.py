@@ -4,7 +4,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 
 from ..domain.errors import NotFound
-from ..domain.views import event_view, spool_view
+from ..domain.views import event_view
 from ..extensions import zeues
 from ..schemas import HistorialSchema, SpoolSchema, SpoolsQuerySchema, SpoolsSchema
 
@@ -35,18 +35,18 @@ def list_spools(estado=None, ocupado_por=None):
     return {"cursor": cursor, "spools": spools}, 200, {"ETag": f'"{cursor}"'}
 
 
-def _spool(tag: str):
-    z = zeues()
-    spool = z.store.spool(tag)
-    if spool is None:
+def _spool(tag: str) -> dict:
+    """The spool as the feed holds it (reads cost quota on a Sheet; commands re-read fresh anyway)."""
+    vista = zeues().feed.spool(tag)
+    if vista is None:
         raise NotFound(f"El spool {tag} no existe.")
-    return spool_view(spool, z.store.workers())
+    return vista
 
 
 @blp.route("/spools/<path:tag>")
 @blp.response(200, SpoolSchema)
 def get_spool(tag):
-    """One spool, read fresh; ``ETag`` is its version."""
+    """One spool; ``ETag`` is its version."""
     vista = _spool(tag)
     etag = vista["version"] or ""
     if (cached := not_modified(etag)) is not None:
@@ -58,7 +58,5 @@ def get_spool(tag):
 @blp.response(200, HistorialSchema)
 def historial(tag):
     """The spool's events, oldest first."""
-    z = zeues()
-    if z.store.spool(tag) is None:
-        raise NotFound(f"El spool {tag} no existe.")
-    return {"tag_spool": tag, "events": [event_view(e) for e in z.store.events(tag)]}
+    _spool(tag)
+    return {"tag_spool": tag, "events": [event_view(e) for e in zeues().store.events(tag)]}

@@ -70,6 +70,11 @@ def test_full_flow_costs_at_most_one_read_and_one_write_per_command(app, client,
         assert response.status_code == 200, response.json
         assert emulator.counts["read"] <= 1, (endpoint, operacion, emulator.log)
         assert emulator.counts["write"] == 1, (endpoint, operacion, emulator.log)
+        # A tablet showing the card and its history spends no quota: both come from the snapshot.
+        emulator.reset_counts()
+        assert client.get(f"/api/spools/{tag}").json == response.json["spool"]
+        assert client.get(f"/api/spools/{tag}/historial").json["events"][-1] == response.json["event"]
+        assert emulator.log == []
     assert response.json["spool"]["estado"] == "APROBADO"
 
     # One poll of the feed is exactly one request, and it sees what the commands wrote.
