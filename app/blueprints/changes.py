@@ -65,10 +65,11 @@ class HeldAnswer(Response):
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
         # WSGI lets an application call start_response from inside its body iterator, as long as
         # it is before the first chunk: the status and Content-Length are known only after the wait.
-        self.set_data(self._render(self._wait()))
-        app_iter, status, headers = self.get_wsgi_response(environ)
-        start_response(status, headers)
-        yield from app_iter
+        # Thousands of waiters are released together: send the bytes as they are, without a second
+        # pass through werkzeug's response machinery for each.
+        body = self._render(self._wait())
+        start_response(self.status, [*self.headers.to_wsgi_list(), ("Content-Length", str(len(body)))])
+        yield body
 
 
 def render(answer: Answer, dumps: Callable[[Any], str]) -> bytes:

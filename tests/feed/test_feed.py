@@ -286,6 +286,7 @@ def test_a_held_request_is_answered_after_flask_has_finished_with_it(app):
     assert seen == ["teardown", "wait"]
     [(status, headers)] = started
     assert status == "200 OK" and headers["Cache-Control"] == "no-store"
+    assert headers["Content-Type"] == "application/json"
     assert int(headers["Content-Length"]) == len(body)
     answer = json.loads(body)
     assert answer["changed"] is True and [s["version"] for s in answer["spools"]] == ["moved-on"]
