@@ -83,14 +83,10 @@ def test_an_unusable_database_path_is_a_config_error(tmp_path, capsys):
     assert "ZEUES_DB" in capsys.readouterr().err
 
 
-def test_gunicorn_stops_on_a_bad_setting_instead_of_respawning(tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "ZEUES_TIMEZONE": "Mars/Base",
-        "ZEUES_DB": str(tmp_path / "g.sqlite3"),
-        "ZEUES_BIND": "127.0.0.1:0",
-    }
-    proc = subprocess.run(
+def start_gunicorn(tmp_path, **settings: str) -> subprocess.CompletedProcess:
+    """Run the real gunicorn with only ``settings`` in its environment, until it exits."""
+    env = {"PATH": "/usr/bin:/bin", "ZEUES_DB": str(tmp_path / "g.sqlite3"), "ZEUES_BIND": "127.0.0.1:0", **settings}
+    return subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
         cwd=ROOT,
         env=env,
@@ -98,6 +94,10 @@ def test_gunicorn_stops_on_a_bad_setting_instead_of_respawning(tmp_path):
         text=True,
         timeout=60,
     )
+
+
+def test_gunicorn_stops_on_a_bad_setting_instead_of_respawning(tmp_path):
+    proc = start_gunicorn(tmp_path, ZEUES_TIMEZONE="Mars/Base")
     assert proc.returncode != 0
     assert "zeues: configuration error: ZEUES_TIMEZONE='Mars/Base'" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -123,21 +123,7 @@ def test_import_refuses_a_repeated_tracking_column(tmp_path):
 
 
 def test_gunicorn_refuses_several_workers_on_a_google_sheet(tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "ZEUES_WORKERS": "2",
-        "ZEUES_SPREADSHEET_ID": "1AbC",
-        "ZEUES_DB": str(tmp_path / "g.sqlite3"),
-        "ZEUES_BIND": "127.0.0.1:0",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = start_gunicorn(tmp_path, ZEUES_WORKERS="2", ZEUES_SPREADSHEET_ID="1AbC")
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [
         "zeues: configuration error: ZEUES_WORKERS must be 1 with ZEUES_SPREADSHEET_ID "
