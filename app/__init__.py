@@ -17,6 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config, store, feed, service, blueprints, error handlers, CLI."""
     app = Flask(__name__, instance_relative_config=True, static_folder="static", static_url_path="/static")
     config.load(app, test_config)
+    app.json.sort_keys = False  # keys in the schemas' order (tag_spool first), as integrators read them
 
     store = open_store(app.config)
     feed = Feed(store, FeedSettings.from_config(app.config))

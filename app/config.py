@@ -63,7 +63,6 @@ class Defaults:
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
-    JSON_SORT_KEYS = False
 
 
 _SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
