@@ -80,6 +80,11 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def nothing_changed(cursor: str) -> dict:
+    """The /api/changes body of a hold that ended with no change."""
+    return {"cursor": cursor, "changed": False, "reset": False, "spools": [], "removed": [], "retry_after_ms": 0}
+
+
 def tag_en(app_or_client, estado: Estado, index: int = 0) -> str:
     """A demo spool currently in ``estado``."""
     app = getattr(app_or_client, "application", app_or_client)

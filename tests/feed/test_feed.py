@@ -10,7 +10,7 @@ import pytest
 
 from app.domain.model import Estado
 from app.feed import Feed, FeedSettings, hold_seconds
-from tests.conftest import tag_en
+from tests.conftest import nothing_changed, tag_en
 
 
 def changes(client, **params):
@@ -37,14 +37,7 @@ def test_a_cursor_that_cannot_be_placed_resets_at_once(client, since):
 def test_the_current_cursor_with_no_wait_answers_nothing_changed(client):
     cursor = client.get("/api/health").json["cursor"]
     body = changes(client, since=cursor, timeout=0)
-    assert body == {
-        "cursor": cursor,
-        "changed": False,
-        "reset": False,
-        "spools": [],
-        "removed": [],
-        "retry_after_ms": 0,
-    }
+    assert body == nothing_changed(cursor)
 
 
 def test_an_older_known_cursor_gets_exactly_the_changed_spools(client, app):
