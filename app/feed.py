@@ -66,6 +66,11 @@ def _as_int(digest: bytes) -> int:
     return int.from_bytes(digest[:12], "big")
 
 
+def tag_key(tag: str) -> str:
+    """What identifies a typed tag: a scanner or a person may add spaces or type it in lower case."""
+    return tag.strip().casefold()
+
+
 def hold_seconds(timeout: float) -> float:
     """How long to hold a request that asked for ``timeout``: a little less, so the answer
     arrives before the client's or a proxy's own timer fires (always within [timeout − 2, timeout])."""
@@ -84,6 +89,7 @@ class Feed:
         self._lock = threading.RLock()
         self._order: list[str] = []  # tags in row order
         self._views: dict[str, View] = {}
+        self._tags: dict[str, str] = {}  # tag as people type it (see tag_key) -> tag in the sheet
         self._digests: dict[str, bytes] = {}
         # The cursor: the XOR of every spool's digest. It depends only on the content, so any process
         # reading the same data, or this one after a restart, computes the same cursor; and a command
@@ -117,10 +123,16 @@ class Feed:
             return self._cursor, [self._views[t] for t in self._order]
 
     def spool(self, tag: str) -> View | None:
-        """One spool as the snapshot holds it, or None."""
+        """One spool as the snapshot holds it, or None; the tag may differ in case or surrounding spaces."""
         self._ensure_fresh()
         with self._lock:
-            return self._views.get(tag)
+            return self._views.get(self._tags.get(tag_key(tag), tag))
+
+    def canonical_tag(self, tag: str) -> str:
+        """The tag as the sheet spells it, for one typed in another case or with spaces around it."""
+        self._ensure_fresh()
+        with self._lock:
+            return self._tags.get(tag_key(tag), tag)
 
     def health(self) -> dict[str, Any]:
         """Cursor and freshness of the snapshot for ``/api/health``."""
@@ -225,9 +237,12 @@ class Feed:
             if anterior != digest:
                 cambiados.append(tag)
                 self._views[tag], self._digests[tag] = view, digest
+                self._tags.setdefault(tag_key(tag), tag)
                 self._contenido ^= _as_int(digest) ^ (_as_int(anterior) if anterior else 0)
         for tag in removed:
             self._views.pop(tag, None)
+            if self._tags.get(tag_key(tag)) == tag:
+                del self._tags[tag_key(tag)]
             self._contenido ^= _as_int(self._digests.pop(tag))
         if order is not None:
             self._order = order  # a sort in the sheet moves rows but changes no spool

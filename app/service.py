@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -59,6 +60,7 @@ class CommandService:
     ) -> dict[str, Any]:
         """Run ``comando`` and answer ``{spool, event}``; a retried Idempotency-Key replays the first answer."""
         huella = request_hash(endpoint, body)
+        comando = dataclasses.replace(comando, tag_spool=self.feed.canonical_tag(comando.tag_spool))
         lock = self._lock(comando.tag_spool)
         with lock:
             for _ in range(_RONDAS):

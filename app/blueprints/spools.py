@@ -58,5 +58,5 @@ def get_spool(tag):
 @blp.response(200, HistorialSchema)
 def historial(tag):
     """The spool's events, oldest first."""
-    _spool(tag)
+    tag = _spool(tag)["tag_spool"]
     return {"tag_spool": tag, "events": [event_view(e) for e in zeues().store.events(tag)]}

@@ -138,3 +138,13 @@ def test_text_round_trips_literally_over_http(make_shop):
     [event] = client.get(f"/api/spools/{tag}/historial").json["events"]
     assert event["tag_spool"] == tag and event["worker_nombre"] == "Ñandú – 日本 =1+1"
     assert event["metadata_json"] == {"idempotency_key": "=SUM(A1:A9) ñ"}
+
+
+def test_a_tag_typed_in_lower_case_or_with_spaces_finds_the_spool(client, shop_app):
+    tag = tag_en(shop_app, Estado.DISPONIBLE)
+    typed = f"  {tag.lower()} "
+    assert client.get(f"/api/spools/{typed}").json["tag_spool"] == tag
+    answer = post(client, "tomar", typed, ARMADOR, "ARM")
+    assert answer["spool"]["tag_spool"] == answer["event"]["tag_spool"] == tag
+    historial = client.get(f"/api/spools/{tag.lower()}/historial").json
+    assert historial == {"tag_spool": tag, "events": [answer["event"]]}
