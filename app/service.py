@@ -12,7 +12,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from .domain.errors import IdempotencyKeyReused, InvalidTransition, NotHolder, SpoolOccupied, VersionConflict
-from .domain.machine import Comando, Decision, decidir
+from .domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, Comando, Decision, decidir
 from .domain.views import event_view, spool_view
 from .feed import Feed
 from .stores.base import IdempotencyRecord, StaleWrite, Store
@@ -70,35 +70,31 @@ class CommandService:
                     previo = self.store.idempotency(idempotency_key)
                     if previo is not None:
                         return self._replay(previo, huella)
-                decision, record, respuesta = self._decidir(comando, idempotency_key, huella)
+                decision, respuesta = self._decidir(comando, idempotency_key, huella)
                 try:
-                    self.store.commit(decision, record)
+                    self.store.commit(decision)
                 except StaleWrite:  # DuplicateIdempotencyKey included: decide again on fresh data
                     continue
                 self.feed.publish(respuesta["spool"])
                 return respuesta
         raise VersionConflict(f"El spool {comando.tag_spool} cambia demasiado rápido; reintente.")
 
-    def _decidir(
-        self, comando: Comando, key: str | None, huella: str
-    ) -> tuple[Decision, IdempotencyRecord | None, dict[str, Any]]:
-        """Decide on fresh data; the answer is built now so a replay returns exactly it."""
+    def _decidir(self, comando: Comando, key: str | None, huella: str) -> tuple[Decision, dict[str, Any]]:
+        """Decide on fresh data, and the answer to send once the decision is committed."""
         spool = self.store.spool(comando.tag_spool)
         workers = self.store.workers()
-        metadata = {"idempotency_key": key} if key is not None else None
+        metadata = {IDEMPOTENCY_KEY: key, REQUEST_HASH: huella} if key is not None else None
         try:
             decision = decidir(comando, spool, workers, self.reloj(), self.zona, metadata=metadata)
         except _CON_SPOOL as exc:
             if spool is not None:
                 exc.extra["spool"] = spool_view(spool, workers)
             raise
-        respuesta = {"spool": spool_view(decision.despues, workers), "event": event_view(decision.event)}
-        record = IdempotencyRecord(key=key, request_hash=huella, response=respuesta) if key else None
-        return decision, record, respuesta
+        return decision, {"spool": spool_view(decision.despues, workers), "event": event_view(decision.event)}
 
     def _replay(self, previo: IdempotencyRecord, huella: str) -> dict[str, Any]:
         if previo.request_hash != huella:
             raise IdempotencyKeyReused(
                 "Esta Idempotency-Key ya se usó con otra solicitud; genere una nueva para cada acción."
             )
-        return previo.response
+        return {"spool": spool_view(previo.spool, self.store.workers()), "event": event_view(previo.event)}

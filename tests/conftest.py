@@ -55,6 +55,20 @@ def make_shop(request, tmp_path):
 
 
 @pytest.fixture
+def reopen() -> Iterator[Callable[[Flask], Flask]]:
+    """``reopen(app)``: a new app on the same source of truth, as after a restart."""
+    apps: list[Flask] = []
+
+    def make(app: Flask) -> Flask:
+        apps.append(create_app(dict(app.config)))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.extensions["zeues"].store.close()
+
+
+@pytest.fixture
 def shop_app(make_shop):
     """An app on the demo shop, once per store kind."""
     return make_shop()

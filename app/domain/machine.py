@@ -74,6 +74,11 @@ TRANSICIONES: tuple[Transicion, ...] = (
     ),
 )
 
+# metadata_json keys the service writes with every event (SPEC §3, §7).
+IDEMPOTENCY_KEY = "idempotency_key"
+REQUEST_HASH = "request_hash"  # endpoint + body of the keyed request: a retry after a restart is told apart
+VERSION = "version"  # the version the event produced: rows are checked against the log (SPEC §7)
+
 _EVENTO_TIPO = {(f"{a}_{o}".lower(), dst): tipo for a, o, _src, dst, tipo, _c, _fx in TRANSICIONES}
 
 
@@ -102,6 +107,12 @@ class Decision:
     antes: Spool
     despues: Spool
     event: Event
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The Idempotency-Key the command carried, recorded in its event."""
+        key = self.event.metadata_json.get(IDEMPOTENCY_KEY)
+        return key if isinstance(key, str) else None
 
 
 class _Paso:
@@ -283,6 +294,6 @@ def decidir(
         operacion=str(comando.operacion),
         accion=str(comando.accion),
         fecha_operacion=fecha,
-        metadata_json={**extra, **(metadata or {})},
+        metadata_json={**extra, **(metadata or {}), VERSION: despues.version},
     )
     return Decision(antes=spool, despues=despues, event=event)

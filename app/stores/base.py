@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
 
 from ..domain.machine import Decision
 from ..domain.model import Event, Spool, Worker
@@ -25,7 +24,8 @@ class IdempotencyRecord:
 
     key: str
     request_hash: str  # endpoint + canonical body: the same key with another request is refused
-    response: dict[str, Any]  # the first successful answer, ``{"spool": ..., "event": ...}``
+    event: Event  # the event the command appended
+    spool: Spool  # the spool as the command left it
 
 
 class StaleWrite(Exception):
@@ -55,9 +55,10 @@ class Store(abc.ABC):
         """The workers by id; a remote store may answer from its last snapshot."""
 
     @abc.abstractmethod
-    def commit(self, decision: Decision, idempotency: IdempotencyRecord | None = None) -> None:
+    def commit(self, decision: Decision) -> None:
         """Write ``decision`` atomically: the row (only if it still holds ``decision.antes.version``)
-        and its event, plus the idempotency record; raise StaleWrite and write nothing otherwise."""
+        and its event, and record the event's idempotency key; raise StaleWrite (DuplicateIdempotencyKey
+        when that key is already recorded) and write nothing otherwise."""
 
     @abc.abstractmethod
     def events(self, tag: str) -> list[Event]:
@@ -65,7 +66,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def idempotency(self, key: str) -> IdempotencyRecord | None:
-        """The record of the command that carried ``key``, or None."""
+        """The record of the command whose event carried ``key``, or None."""
 
     def load(self, spools: Iterable[Spool], workers: Iterable[Worker]) -> None:
         """Add or replace spools and workers (demo and CSV import); stores that are edited by

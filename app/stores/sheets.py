@@ -18,9 +18,8 @@ from gspread.exceptions import APIError
 from gspread.utils import rowcol_to_a1
 
 from ..domain.errors import SourceUnavailable
-from ..domain.machine import Decision
+from ..domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, Decision
 from ..domain.model import EVENT_FIELDS, TRABAJADOR_FIELDS, Event, Spool, Worker
-from ..domain.views import event_view, spool_view
 from .base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
 from .rows import (
     OPERACIONES_HEADERS,
@@ -47,9 +46,6 @@ HEADERS: dict[str, tuple[str, ...]] = {
     TRABAJADORES: TRABAJADOR_FIELDS,
     METADATA: EVENT_FIELDS,
 }
-# Written beside the idempotency key in the event's metadata_json so a retry after a restart can
-# tell "same request" from "key reused"; clients never see it.
-REQUEST_HASH = "request_hash"
 # How long a fresh read of a row may precede the write that relies on it.
 FRESH_S = 5.0
 
@@ -202,7 +198,7 @@ class SheetsStore(Store):
         self._events: list[Event] = []
         self._event_ids: set[str] = set()
         self._metadata_rows = 0  # Metadata rows read so far, header included
-        self._by_key: dict[str, tuple[Event, str | None]] = {}  # idempotency key -> event, request hash
+        self._by_key: dict[str, Event] = {}  # idempotency key -> the event that carried it
         self._records: dict[str, IdempotencyRecord] = {}
         self._row_reads = threading.Condition()  # row reads waiting for, or in, a batchGet
         self._open_batch = _RowBatch()
@@ -379,17 +375,15 @@ class SheetsStore(Store):
             event_id = _cell(row, columns["id"])
             if first_row + offset == 1 or not event_id or event_id in self._event_ids:
                 continue
-            event = event_from_row([_cell(row, columns[name]) for name in EVENT_FIELDS])
-            huella = event.metadata_json.pop(REQUEST_HASH, None)
-            self._remember(event, huella)
+            self._remember(event_from_row([_cell(row, columns[name]) for name in EVENT_FIELDS]))
         self._metadata_rows = max(self._metadata_rows, first_row + len(rows) - 1)
 
-    def _remember(self, event: Event, huella: str | None) -> None:
+    def _remember(self, event: Event) -> None:
         self._events.append(event)
         self._event_ids.add(event.id)
-        key = event.metadata_json.get("idempotency_key")
+        key = event.metadata_json.get(IDEMPOTENCY_KEY)
         if isinstance(key, str):
-            self._by_key.setdefault(key, (event, huella))
+            self._by_key.setdefault(key, event)
 
     # -- the port ---------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -515,15 +509,15 @@ class SheetsStore(Store):
             self.snapshot()
         return dict(self._workers or {})
 
-    def commit(self, decision: Decision, idempotency: IdempotencyRecord | None = None) -> None:
+    def commit(self, decision: Decision) -> None:
         """One spreadsheets:batchUpdate: the row's tracking cells + the event appended to Metadata.
 
         The row is the one the fresh read just confirmed holds this tag and version; if the caller
         decided on other data, it is confirmed again first. Google applies the batch atomically.
         """
-        tag = decision.antes.tag_spool
-        if idempotency is not None and self.idempotency(idempotency.key) is not None:
-            raise DuplicateIdempotencyKey(idempotency.key)
+        tag, key = decision.antes.tag_spool, decision.idempotency_key
+        if key is not None and self.idempotency(key) is not None:
+            raise DuplicateIdempotencyKey(key)
         with self._lock:
             visto = self._fresh.pop(tag, None)
         # Trust the row only from the read that just informed this decision; anything older is
@@ -534,7 +528,7 @@ class SheetsStore(Store):
                 raise StaleWrite(tag)
             with self._lock:
                 visto = self._fresh.pop(tag)
-        body = self._write_body(visto[0], decision, idempotency)
+        body = self._write_body(visto[0], decision)
         try:
             self._call(
                 "write", lambda: self._send(body), before_retry=lambda: self._written(decision.event.id), kind="write"
@@ -548,9 +542,11 @@ class SheetsStore(Store):
             raise StaleWrite(tag) from exc
         with self._lock:
             self._spools[tag] = decision.despues
-            self._remember(decision.event, idempotency.request_hash if idempotency else None)
-            if idempotency is not None:
-                self._records[idempotency.key] = idempotency
+            self._remember(decision.event)
+            if key is not None:
+                self._records[key] = IdempotencyRecord(
+                    key, str(decision.event.metadata_json.get(REQUEST_HASH, "")), decision.event, decision.despues
+                )
 
     def _send(self, body: dict[str, Any]) -> Any:
         try:
@@ -576,7 +572,7 @@ class SheetsStore(Store):
         ids = answer["valueRanges"][0].get("values", [])
         return any(row and row[0] == event_id for row in ids)
 
-    def _write_body(self, row: int, decision: Decision, idempotency: IdempotencyRecord | None) -> dict[str, Any]:
+    def _write_body(self, row: int, decision: Decision) -> dict[str, Any]:
         operaciones, metadata = self._tab(OPERACIONES), self._tab(METADATA)
         if METADATA not in self._columns:
             self.snapshot()  # the Metadata header, read once, places the event's cells
@@ -595,12 +591,8 @@ class SheetsStore(Store):
             }
             for inicio, nombres in _runs(sorted(columnas.items(), key=lambda kv: kv[1]))
         ]
-        extra = dict(decision.event.metadata_json)
-        if idempotency is not None:
-            extra[REQUEST_HASH] = idempotency.request_hash
-        evento = dataclasses.replace(decision.event, metadata_json=extra)
         fila: list[dict[str, Any]] = [{} for _ in range(max(columnas_evento.values()) + 1)]
-        for name, texto in zip(EVENT_FIELDS, event_to_row(evento), strict=True):
+        for name, texto in zip(EVENT_FIELDS, event_to_row(decision.event), strict=True):
             fila[columnas_evento[name]] = _string_cell(texto)
         requests_.append(
             {"appendCells": {"sheetId": metadata.sheet_id, "rows": [{"values": fila}], "fields": "userEnteredValue"}}
@@ -622,14 +614,12 @@ class SheetsStore(Store):
             record = self._records.get(key)
             if record is not None:
                 return record
-            found = self._by_key.get(key)
-            if found is None:
+            event = self._by_key.get(key)
+            if event is None:
                 return None
-            event, huella = found
-            spool = self._spools.get(event.tag_spool)
-            workers = dict(self._workers or {})
-        response = {"spool": spool_view(spool, workers) if spool else None, "event": event_view(event)}
-        return IdempotencyRecord(key=key, request_hash=huella or "", response=response)
+            # After a restart the row as it is now stands for the spool the command left.
+            spool = self._spools.get(event.tag_spool) or Spool(event.tag_spool)
+        return IdempotencyRecord(key, str(event.metadata_json.get(REQUEST_HASH, "")), event, spool)
 
     # -- sheets-check / sheets-init ------------------------------------------------------------
     def _header_rows(self) -> dict[str, list[str]]:

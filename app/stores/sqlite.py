@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..domain.machine import Decision
+from ..domain.machine import REQUEST_HASH, Decision
 from ..domain.model import EVENT_FIELDS, TRACKING_FIELDS, Event, Resultado, Spool, Worker, parse_roles
 from .base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
 
@@ -67,7 +67,7 @@ BEGIN SELECT RAISE(ABORT, 'metadata is append-only'); END;
 _SPOOL_COLUMNS = ("tag_spool", *TRACKING_FIELDS)
 
 
-def _spool(row: sqlite3.Row) -> Spool:
+def _spool(row: sqlite3.Row | dict[str, Any]) -> Spool:
     datos = {name: row[name] for name in _SPOOL_COLUMNS}
     if datos["resultado_metrologia"]:
         datos["resultado_metrologia"] = Resultado(datos["resultado_metrologia"])
@@ -151,7 +151,7 @@ class SqliteStore(Store):
                 self._workers_version = version
             return dict(self._workers)
 
-    def commit(self, decision: Decision, idempotency: IdempotencyRecord | None = None) -> None:
+    def commit(self, decision: Decision) -> None:
         """Conditional update on ``version`` + event insert (+ idempotency record), one transaction."""
         cambios = decision.despues.tracking()
         asignaciones = ", ".join(f"{name} = ?" for name in cambios)
@@ -168,19 +168,21 @@ class SqliteStore(Store):
                 f"INSERT INTO metadata ({', '.join(EVENT_FIELDS)}) VALUES ({', '.join('?' * len(EVENT_FIELDS))})",
                 tuple(event.values()),
             )
-            if idempotency is not None:
+            key = decision.idempotency_key
+            if key is not None:
                 try:
                     db.execute(
                         "INSERT INTO idempotencia (clave, request_hash, event_id, respuesta) VALUES (?, ?, ?, ?)",
                         (
-                            idempotency.key,
-                            idempotency.request_hash,
+                            key,
+                            decision.event.metadata_json.get(REQUEST_HASH, ""),
                             decision.event.id,
-                            json.dumps(idempotency.response, ensure_ascii=False),
+                            # The spool as the command left it, for the replayed answer.
+                            json.dumps({"spool": _spool_values(decision.despues)}, ensure_ascii=False),
                         ),
                     )
                 except sqlite3.IntegrityError as exc:
-                    raise DuplicateIdempotencyKey(idempotency.key) from exc
+                    raise DuplicateIdempotencyKey(key) from exc
 
     def events(self, tag: str) -> list[Event]:
         """The spool's events in append order."""
@@ -189,16 +191,18 @@ class SqliteStore(Store):
         return [_event(r) for r in rows]
 
     def idempotency(self, key: str) -> IdempotencyRecord | None:
-        """The recorded first answer for ``key``."""
+        """The command that carried ``key``: its event and the spool as it left it."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT clave, request_hash, respuesta FROM idempotencia WHERE clave = ?", (key,)
+                "SELECT i.request_hash AS request_hash, i.respuesta AS respuesta, m.* "
+                "FROM idempotencia i JOIN metadata m ON m.id = i.event_id WHERE i.clave = ?",
+                (key,),
             ).fetchone()
         if row is None:
             return None
-        return IdempotencyRecord(
-            key=row["clave"], request_hash=row["request_hash"], response=json.loads(row["respuesta"])
-        )
+        # Files written before 1.1 keep the whole first answer here; its spool has the same fields.
+        spool = json.loads(row["respuesta"])["spool"]
+        return IdempotencyRecord(key=key, request_hash=row["request_hash"], event=_event(row), spool=_spool(spool))
 
     def load(self, spools: Iterable[Spool], workers: Iterable[Worker]) -> None:
         """Upsert spools and workers in one transaction (demo shop, CSV import)."""
@@ -224,8 +228,13 @@ class SqliteStore(Store):
             self._conn.close()
 
 
-def _row_values(spool: Spool) -> tuple[Any, ...]:
-    valores = spool.tracking()
+def _spool_values(spool: Spool) -> dict[str, Any]:
+    """The spool's columns as SQLite stores them."""
+    valores = {"tag_spool": spool.tag_spool, **spool.tracking()}
     if valores["resultado_metrologia"] is not None:
         valores["resultado_metrologia"] = str(valores["resultado_metrologia"])
-    return (spool.tag_spool, *valores.values())
+    return valores
+
+
+def _row_values(spool: Spool) -> tuple[Any, ...]:
+    return tuple(_spool_values(spool).values())

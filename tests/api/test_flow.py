@@ -85,7 +85,7 @@ def test_tomar_answers_the_spool_and_the_event_in_spec_shape(client, shop_app):
         "fecha_operacion",
         "metadata_json",
     }
-    assert event["worker_nombre"] == "Juan Pérez" and event["metadata_json"] == {}
+    assert event["worker_nombre"] == "Juan Pérez" and event["metadata_json"] == {"version": spool["version"]}
     assert event["timestamp"].endswith("Z") and len(event["fecha_operacion"]) == 10
 
 
@@ -95,7 +95,11 @@ def test_supervisor_releases_a_spool_left_occupied(client, shop_app):
     answer = post(client, "pausar", tag, SUPERVISOR, "SOLD")
     assert answer["spool"]["estado"] == "ARM_COMPLETADO"
     assert answer["event"]["worker_id"] == SUPERVISOR
-    assert answer["event"]["metadata_json"] == {"ocupado_por": holder, "supervisor": True}
+    assert answer["event"]["metadata_json"] == {
+        "ocupado_por": holder,
+        "supervisor": True,
+        "version": answer["spool"]["version"],
+    }
 
 
 def test_filters_list_spools_by_estado_and_holder(client):
@@ -137,7 +141,8 @@ def test_text_round_trips_literally_over_http(make_shop):
     assert answer.json["spool"]["ocupado_por_nombre"] == "Ñandú – 日本 =1+1"
     [event] = client.get(f"/api/spools/{tag}/historial").json["events"]
     assert event["tag_spool"] == tag and event["worker_nombre"] == "Ñandú – 日本 =1+1"
-    assert event["metadata_json"] == {"idempotency_key": "=SUM(A1:A9) ñ"}
+    assert event == answer.json["event"]  # the answered event is exactly the logged one
+    assert event["metadata_json"]["idempotency_key"] == "=SUM(A1:A9) ñ"
 
 
 def test_a_tag_typed_in_lower_case_or_with_spaces_finds_the_spool(client, shop_app):

@@ -15,7 +15,8 @@ def test_same_key_same_body_returns_the_first_answer_and_writes_once(client, app
     assert primera.status_code == segunda.status_code == 200
     assert segunda.json == primera.json
     assert events_count(client, tag) == 1
-    assert primera.json["event"]["metadata_json"] == {"idempotency_key": "tap-1"}
+    assert primera.json["event"]["metadata_json"]["idempotency_key"] == "tap-1"
+    assert client.get(f"/api/spools/{tag}/historial").json["events"] == [primera.json["event"]]
 
 
 def test_key_order_in_the_body_does_not_matter(client, app):

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.domain import errors
-from app.domain.machine import TRANSICIONES, Comando, acciones, decidir
+from app.domain.machine import TRANSICIONES, VERSION, Comando, acciones, decidir
 from app.domain.model import Accion, Estado, Operacion, Resultado, Rol, Spool, Worker
 
 AHORA = datetime(2026, 3, 2, 2, 30, tzinfo=UTC)
@@ -157,7 +157,7 @@ def test_completar_credits_the_holder_and_uses_the_plant_date():
     assert decision.despues.fecha_armado == "2026-03-01"
     assert decision.despues.ocupado_por is None and decision.despues.timestamp_ocupacion is None
     assert decision.event.worker_id == 5
-    assert decision.event.metadata_json == {"ocupado_por": TODO, "supervisor": True}
+    assert decision.event.metadata_json == {"ocupado_por": TODO, "supervisor": True, VERSION: decision.despues.version}
     assert decision.event.fecha_operacion == "2026-03-01"
 
 
@@ -166,7 +166,7 @@ def test_completar_metrologia_records_resultado(resultado):
     decision = run(E.OCUPADO_METROLOGIA, A.COMPLETAR, Op.METROLOGIA, resultado=resultado)
     assert decision.despues.resultado_metrologia == resultado
     assert decision.despues.metrologo == TODO
-    assert decision.event.metadata_json == {"resultado": str(resultado)}
+    assert decision.event.metadata_json == {"resultado": str(resultado), "version": decision.despues.version}
 
 
 def test_completar_reparacion_clears_resultado_and_counts_the_cycle():
@@ -266,8 +266,9 @@ def test_pausar_of_a_free_spool_is_an_invalid_transition_before_holder_check():
 def test_only_the_holder_or_a_supervisor_may_release(accion):
     with pytest.raises(errors.NotHolder):
         run(E.OCUPADO_SOLD, accion, Op.SOLD, worker=OTRO)
-    event = run(E.OCUPADO_SOLD, accion, Op.SOLD, worker=5).event
-    assert event.worker_id == 5 and event.metadata_json == {"ocupado_por": TODO, "supervisor": True}
+    decision = run(E.OCUPADO_SOLD, accion, Op.SOLD, worker=5)
+    assert decision.event.worker_id == 5
+    assert decision.event.metadata_json == {"ocupado_por": TODO, "supervisor": True, VERSION: decision.despues.version}
 
 
 def test_holder_check_comes_before_the_state_check():
@@ -278,12 +279,11 @@ def test_holder_check_comes_before_the_state_check():
         run(E.OCUPADO_SOLD, A.PAUSAR, Op.ARM, worker=TODO)
 
 
-def test_idempotency_metadata_is_carried_into_the_event():
+def test_idempotency_metadata_and_the_produced_version_are_carried_into_the_event():
     comando = Comando(A.TOMAR, Op.ARM, "MK-1-CW-1-001", TODO)
-    event = decidir(
-        comando, spool_en(E.DISPONIBLE), WORKERS, AHORA, UTC, metadata={"idempotency_key": "k"}
-    ).event
-    assert event.metadata_json == {"idempotency_key": "k"}
+    decision = decidir(comando, spool_en(E.DISPONIBLE), WORKERS, AHORA, UTC, metadata={"idempotency_key": "k"})
+    assert decision.event.metadata_json == {"idempotency_key": "k", "version": decision.despues.version}
+    assert decision.idempotency_key == "k"
 
 
 # --- acciones ------------------------------------------------------------------------------------

@@ -85,26 +85,30 @@ def test_events_are_oldest_first_and_per_spool(store):
     assert store.spool(tag).estado == Estado.ARM_COMPLETADO
 
 
+def keyed(key, request_hash="hash-1"):
+    return {"idempotency_key": key, "request_hash": request_hash}
+
+
 def test_idempotency_record_is_kept_with_the_commit(store):
-    decision = decide(store, "MK-1335-CW-25238-011", metadata={"idempotency_key": "k-1"})
-    record = IdempotencyRecord("k-1", "hash-1", {"spool": {"tag_spool": "MK-1335-CW-25238-011"}, "event": {}})
+    decision = decide(store, "MK-1335-CW-25238-011", metadata=keyed("k-1"))
     assert store.idempotency("k-1") is None
-    store.commit(decision, record)
-    kept = store.idempotency("k-1")
-    assert (kept.key, kept.request_hash) == ("k-1", "hash-1")
-    assert kept.response["spool"]["tag_spool"] == "MK-1335-CW-25238-011"
+    store.commit(decision)
+    assert store.idempotency("k-1") == IdempotencyRecord("k-1", "hash-1", decision.event, decision.despues)
+
+
+def test_the_idempotency_record_outlives_the_process(make_shop, reopen):
+    app = make_shop(SPOOLS, WORKERS)
+    decision = decide(app.extensions["zeues"].store, "MK-1335-CW-25238-011", metadata=keyed("k-1"))
+    app.extensions["zeues"].store.commit(decision)
+    restarted = reopen(app).extensions["zeues"].store
+    assert restarted.idempotency("k-1") == IdempotencyRecord("k-1", "hash-1", decision.event, decision.despues)
 
 
 def test_a_second_commit_with_the_same_key_writes_nothing(store):
-    store.commit(
-        decide(store, "MK-1335-CW-25238-011", metadata={"idempotency_key": "k-2"}),
-        IdempotencyRecord("k-2", "h", {"spool": {}, "event": {}}),
-    )
-    otra = decide(
-        store, "MK-1335-CW-25238-013", operacion=Operacion.SOLD, worker=2, metadata={"idempotency_key": "k-2"}
-    )
+    store.commit(decide(store, "MK-1335-CW-25238-011", metadata=keyed("k-2")))
+    otra = decide(store, "MK-1335-CW-25238-013", operacion=Operacion.SOLD, worker=2, metadata=keyed("k-2"))
     with pytest.raises(DuplicateIdempotencyKey):
-        store.commit(otra, IdempotencyRecord("k-2", "h", {"spool": {}, "event": {}}))
+        store.commit(otra)
     assert store.spool("MK-1335-CW-25238-013") == SPOOLS[2]
     assert store.events("MK-1335-CW-25238-013") == []
 
@@ -116,5 +120,5 @@ def test_text_round_trips_literally(store):
     assert store.spool(tag) == decision.despues
     [event] = store.events(tag)
     assert event.worker_nombre == 'Ñandú – 日本 =IMPORTXML("http://x")'
-    assert event.metadata_json == {"idempotency_key": "=1+1 Ñandú – 日本"}
+    assert event.metadata_json == {"idempotency_key": "=1+1 Ñandú – 日本", "version": decision.despues.version}
     assert event.tag_spool == tag
