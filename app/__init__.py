@@ -8,7 +8,7 @@ from flask import Flask
 
 from . import cli, config, errors
 from .extensions import Zeues, api
-from .feed import Feed, FeedSettings
+from .feed import Feed, FeedSettings, Poller
 from .service import CommandService
 from .stores import open_store
 
@@ -20,9 +20,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keys in the schemas' order (tag_spool first), as integrators read them
 
     store = open_store(app.config)
-    feed = Feed(store, FeedSettings.from_config(app.config))
+    settings = FeedSettings.from_config(app.config)
+    feed = Feed(settings.history)
+    poller = Poller(store, feed, settings)
+    feed.before_read = poller.ensure_fresh
     app.extensions["zeues"] = Zeues(
-        store=store, feed=feed, service=CommandService(store, feed, zona=app.config["ZONA"])
+        store=store, feed=feed, poller=poller, service=CommandService(store, feed, zona=app.config["ZONA"])
     )
 
     api.init_app(app)

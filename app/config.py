@@ -48,14 +48,20 @@ class Defaults:
     # ZEUES_MAX_CONTENT_LENGTH: commands are a few hundred bytes; anything over 64 KB is refused.
     MAX_CONTENT_LENGTH = 64 * 1024
 
-    # ZEUES_FEED_*: the poller's cadence (SPEC §6). Every 5 s by default; 2 s while commands flow;
-    # 15 s after 5 idle minutes (a Sheet's read quota is 60/min, shared with the commands);
-    # backoff up to 60 s while the source fails.
+    # ZEUES_FEED_*: the poller's cadence (SPEC §6). Every 5 s by default; 2 s for a minute after a
+    # change (commands flowing); 15 s after 5 idle minutes (a Sheet's read quota is 60/min, shared with
+    # the commands); while the source fails, backoff up to 15 s, so the feed is live again within 15 s
+    # of the source recovering.
     FEED_POLL_S = 5.0
     FEED_BUSY_POLL_S = 2.0
+    FEED_BUSY_WINDOW_S = 60.0
     FEED_IDLE_POLL_S = 15.0
     FEED_IDLE_AFTER_S = 300.0
-    FEED_MAX_BACKOFF_S = 60.0
+    FEED_MAX_BACKOFF_S = 15.0
+    # ZEUES_FEED_HISTORY: cursors remembered for deltas; a client further behind gets a reset.
+    FEED_HISTORY = 1024
+    # ZEUES_FEED_STALE_AFTER_S: /api/health says stale when the last good read is older than this.
+    FEED_STALE_AFTER_S = 45.0
 
     # OpenAPI document, generated from the schemas at /api/openapi.json.
     API_TITLE = "ZEUES floor tracker"

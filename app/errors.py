@@ -8,18 +8,40 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from .domain.errors import (
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    SourceUnavailable,
-    ValidationError,
-    ZeuesError,
-)
+from .domain.errors import NotFound, SourceUnavailable, ZeuesError
+from .schemas import spool_json
 
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "https://zeues.invalid/problems/"
+
+
+class ValidationError(ZeuesError):
+    """The request is malformed (400) or breaks the schema (422)."""
+
+    code = "VALIDATION_ERROR"
+    status = 422
+    title = "Solicitud no válida"
+
+    def __init__(self, detail: str, status: int = 422, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.status = status
+
+
+class PayloadTooLarge(ZeuesError):
+    """The request body is over the limit."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    title = "Cuerpo demasiado grande"
+
+
+class MethodNotAllowed(ZeuesError):
+    """The path exists but not with this method."""
+
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    title = "Método no permitido"
 
 
 def problem(error: ZeuesError) -> Response:
@@ -32,6 +54,8 @@ def problem(error: ZeuesError) -> Response:
         "code": error.code,
         **error.extra,
     }
+    if error.spool is not None:
+        body["spool"] = spool_json(*error.spool)
     response = Response(json.dumps(body), status=error.status, mimetype="application/problem+json")
     if isinstance(error, SourceUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)

@@ -7,7 +7,7 @@ import dataclasses
 from flask import current_app
 from flask_smorest import Api
 
-from .feed import Feed
+from .feed import Feed, Poller
 from .service import CommandService
 from .stores.base import Store
 
@@ -20,9 +20,10 @@ class Zeues:
 
     store: Store
     feed: Feed
+    poller: Poller
     service: CommandService
 
 
 def zeues() -> Zeues:
-    """The current app's store, feed and service."""
+    """The current app's store, feed, poller and service."""
     return current_app.extensions["zeues"]

@@ -1,12 +1,15 @@
-"""Marshmallow schemas: request bodies, response shapes (SPEC §5), and the OpenAPI document."""
+"""Marshmallow schemas: request bodies, the one definition of every wire shape (SPEC §5), and the OpenAPI document."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .domain.model import Accion, Estado, Operacion, Resultado, Rol
+from .domain.machine import acciones
+from .domain.model import Accion, Estado, Operacion, Resultado, Rol, Spool, Worker
 
 
 def printable(min_len: int, max_len: int) -> validate.Validator:
@@ -66,7 +69,10 @@ class AccionSchema(Schema):
 
 
 class SpoolSchema(Schema):
-    """A spool: tracking fields plus its derived state and allowed actions."""
+    """A spool: tracking fields plus its derived state and allowed actions.
+
+    Dumped from a ``(spool, workers)`` pair: the workers name the holder (see ``spool_json``).
+    """
 
     tag_spool = fields.String(required=True)
     ocupado_por = fields.Integer(allow_none=True)
@@ -87,6 +93,16 @@ class SpoolSchema(Schema):
 
     class Meta:
         ordered = True
+
+    def get_attribute(self, obj: tuple[Spool, Mapping[int, Worker]], attr: str, default: Any) -> Any:
+        """Tracking facts and the derived state from the spool, the holder's name from the workers."""
+        spool, workers = obj
+        if attr == "ocupado_por_nombre":
+            holder = workers.get(spool.ocupado_por) if spool.ocupado_por is not None else None
+            return holder.nombre_completo if holder else None
+        if attr == "acciones":
+            return acciones(spool)
+        return getattr(spool, attr)
 
 
 class EventSchema(Schema):
@@ -134,7 +150,7 @@ class SpoolsQuerySchema(Schema):
 
 
 class SpoolsSchema(Schema):
-    """``GET /api/spools``."""
+    """``GET /api/spools`` (served pre-rendered from the feed's snapshot; this documents it)."""
 
     cursor = fields.String()
     spools = fields.List(fields.Nested(SpoolSchema))
@@ -148,10 +164,13 @@ class HistorialSchema(Schema):
 
 
 class ResultadoComandoSchema(Schema):
-    """The answer to a successful command."""
+    """The answer to a successful command, dumped from ``{spool: (spool, workers), event}``."""
 
     spool = fields.Nested(SpoolSchema)
     event = fields.Nested(EventSchema)
+
+    class Meta:
+        ordered = True
 
 
 class HealthSchema(Schema):
@@ -163,3 +182,44 @@ class HealthSchema(Schema):
     last_sync_age_s = fields.Float(allow_none=True)
     stale = fields.Boolean()
     waiters = fields.Integer(metadata={"description": "long-poll requests held by this process"})
+
+
+MAX_TIMEOUT_S = 28.0  # under the 30 s cut of common proxies
+DEFAULT_TIMEOUT_S = 25.0
+
+
+class Timeout(fields.Float):
+    """Seconds to hold: a finite number, clamped to 0–28."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        numero = super()._deserialize(value, attr, data, **kwargs)
+        if not math.isfinite(numero):
+            raise ValidationError("Debe ser un número de segundos.")
+        return min(MAX_TIMEOUT_S, max(0.0, numero))
+
+
+class ChangesQuerySchema(Schema):
+    """``since`` is any string: a cursor we cannot place answers a reset, never an error."""
+
+    since = fields.String()
+    timeout = Timeout(load_default=DEFAULT_TIMEOUT_S)
+
+
+class ChangesSchema(Schema):
+    """A feed answer: a reset, a delta, or nothing changed."""
+
+    cursor = fields.String()
+    changed = fields.Boolean()
+    reset = fields.Boolean()
+    spools = fields.List(fields.Nested(SpoolSchema))
+    removed = fields.List(fields.String())
+    retry_after_ms = fields.Integer()
+
+
+spool_schema = SpoolSchema()
+event_schema = EventSchema()
+
+
+def spool_json(spool: Spool, workers: Mapping[int, Worker]) -> dict[str, Any]:
+    """The Spool shape of ``spool``, as every answer and the feed carry it."""
+    return spool_schema.dump((spool, workers))

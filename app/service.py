@@ -7,15 +7,15 @@ import hashlib
 import json
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from .domain.errors import IdempotencyKeyReused, InvalidTransition, NotHolder, SpoolOccupied, VersionConflict
 from .domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, Comando, Decision, decidir
-from .domain.views import event_view, spool_view
+from .domain.model import Event, Spool, Worker
 from .feed import Feed
-from .stores.base import IdempotencyRecord, StaleWrite, Store
+from .stores.base import StaleWrite, Store
 
 # Errors raised once the spool is known carry it, so a client can refresh without another request.
 _CON_SPOOL = (VersionConflict, SpoolOccupied, InvalidTransition, NotHolder)
@@ -23,6 +23,15 @@ _CON_SPOOL = (VersionConflict, SpoolOccupied, InvalidTransition, NotHolder)
 # A conditional commit that loses a race is decided again on fresh data; the second decision
 # answers SPOOL_OCCUPIED / VERSION_CONFLICT, so a few rounds always settle.
 _RONDAS = 5
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """A command's answer: the spool as it left it, the event it appended, and the workers naming them."""
+
+    spool: Spool
+    event: Event
+    workers: Mapping[int, Worker]
 
 
 def request_hash(endpoint: str, body: dict[str, Any]) -> str:
@@ -57,44 +66,37 @@ class CommandService:
 
     def ejecutar(
         self, comando: Comando, endpoint: str, body: dict[str, Any], idempotency_key: str | None = None
-    ) -> dict[str, Any]:
-        """Run ``comando`` and answer ``{spool, event}``; a retried Idempotency-Key replays the first answer."""
+    ) -> Outcome:
+        """Run ``comando``; a retried Idempotency-Key answers what the first run did, writing nothing."""
         huella = request_hash(endpoint, body)
         comando = dataclasses.replace(comando, tag_spool=self.feed.canonical_tag(comando.tag_spool))
-        lock = self._lock(comando.tag_spool)
-        with lock:
+        with self._lock(comando.tag_spool):
             for _ in range(_RONDAS):
                 # Checked every round: a duplicate from another process may have committed while
                 # we decided, which surfaces here as a stale write.
-                if idempotency_key is not None:
-                    previo = self.store.idempotency(idempotency_key)
-                    if previo is not None:
-                        return self._replay(previo, huella)
-                decision, respuesta = self._decidir(comando, idempotency_key, huella)
+                if idempotency_key is not None and (previo := self.store.idempotency(idempotency_key)):
+                    if previo.request_hash != huella:
+                        raise IdempotencyKeyReused(
+                            "Esta Idempotency-Key ya se usó con otra solicitud; genere una nueva para cada acción."
+                        )
+                    return Outcome(previo.spool, previo.event, self.store.workers())
+                decision, workers = self._decidir(comando, idempotency_key, huella)
                 try:
                     self.store.commit(decision)
                 except StaleWrite:  # DuplicateIdempotencyKey included: decide again on fresh data
                     continue
-                self.feed.publish(respuesta["spool"])
-                return respuesta
+                self.feed.publish(decision.despues, workers)
+                return Outcome(decision.despues, decision.event, workers)
         raise VersionConflict(f"El spool {comando.tag_spool} cambia demasiado rápido; reintente.")
 
-    def _decidir(self, comando: Comando, key: str | None, huella: str) -> tuple[Decision, dict[str, Any]]:
-        """Decide on fresh data, and the answer to send once the decision is committed."""
+    def _decidir(self, comando: Comando, key: str | None, huella: str) -> tuple[Decision, Mapping[int, Worker]]:
+        """Decide on fresh data; a refusal once the spool is known carries it, for the client to refresh."""
         spool = self.store.spool(comando.tag_spool)
         workers = self.store.workers()
         metadata = {IDEMPOTENCY_KEY: key, REQUEST_HASH: huella} if key is not None else None
         try:
-            decision = decidir(comando, spool, workers, self.reloj(), self.zona, metadata=metadata)
+            return decidir(comando, spool, workers, self.reloj(), self.zona, metadata=metadata), workers
         except _CON_SPOOL as exc:
             if spool is not None:
-                exc.extra["spool"] = spool_view(spool, workers)
+                exc.spool = (spool, workers)
             raise
-        return decision, {"spool": spool_view(decision.despues, workers), "event": event_view(decision.event)}
-
-    def _replay(self, previo: IdempotencyRecord, huella: str) -> dict[str, Any]:
-        if previo.request_hash != huella:
-            raise IdempotencyKeyReused(
-                "Esta Idempotency-Key ya se usó con otra solicitud; genere una nueva para cada acción."
-            )
-        return {"spool": spool_view(previo.spool, self.store.workers()), "event": event_view(previo.event)}

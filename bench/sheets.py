@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import demo  # noqa: E402
+from app.config import Defaults  # noqa: E402
 from app.domain.model import Estado  # noqa: E402
-from app.feed import FeedSettings  # noqa: E402
 from bench._server import Server, machine_lines, percentile  # noqa: E402
 from tests.sheets_emulator import SheetsEmulator  # noqa: E402
 from tests.sheets_shop import shop_tabs  # noqa: E402
@@ -178,12 +178,11 @@ def main() -> None:
     commands = len(latencies)
     requests_ = load.get("read", 0) + load.get("write", 0)
     per_minute = 60 / elapsed
-    settings = FeedSettings()
     lines = [
         f"stand-in: {args.latency * 1000:.0f} ms per call, {args.quota} reads + {args.quota} writes per minute",
         f"idle phase {args.idle_seconds:.0f} s: {idle.get('read', 0) + idle.get('write', 0)} requests "
         f"({idle.get('read', 0) / args.idle_seconds * 60:.1f} reads/min); steady idle cadence after "
-        f"{settings.idle_after_s / 60:.0f} min: {60 / settings.idle_poll_s:.0f} reads/min; "
+        f"{Defaults.FEED_IDLE_AFTER_S / 60:.0f} min: {60 / Defaults.FEED_IDLE_POLL_S:.0f} reads/min; "
         f"requests in each idle minute: {por_minuto}",
         f"load phase {args.warmup:.0f} s warm-up + {elapsed:.0f} s measured, {args.clients} clients "
         f"({f'offering {args.rate:g} commands/min' if args.rate else 'back to back'}): "

@@ -1,54 +1,17 @@
 """``GET /api/changes``: the long-poll change feed (SPEC §6)."""
 
 import functools
-import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Response, current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields
 
 from ..extensions import zeues
 from ..feed import Answer
-from ..schemas import SpoolSchema
+from ..schemas import ChangesQuerySchema, ChangesSchema
 
 blp = Blueprint("changes", __name__, description="Change feed (long poll)")
-
-MAX_TIMEOUT_S = 28.0  # under the 30 s cut of common proxies
-DEFAULT_TIMEOUT_S = 25.0
-
-
-class Timeout(fields.Float):
-    """Seconds to hold: a finite number, clamped to 0–28."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        numero = super()._deserialize(value, attr, data, **kwargs)
-        if not math.isfinite(numero):
-            raise ValidationError("Debe ser un número de segundos.")
-        return min(MAX_TIMEOUT_S, max(0.0, numero))
-
-
-class ChangesQuerySchema(Schema):
-    """``since`` is any string: a cursor we cannot place answers a reset, never an error."""
-
-    since = fields.String()
-    timeout = Timeout(load_default=DEFAULT_TIMEOUT_S)
-
-
-class ChangesSchema(Schema):
-    """A feed answer: a reset, a delta, or nothing changed."""
-
-    cursor = fields.String()
-    changed = fields.Boolean()
-    reset = fields.Boolean()
-    spools = fields.List(fields.Nested(SpoolSchema))
-    removed = fields.List(fields.String())
-    retry_after_ms = fields.Integer()
-
-
-changes_schema = ChangesSchema()
-
 
 class HeldAnswer(Response):
     """A long poll that holds *after* Flask has finished with the request.
@@ -74,9 +37,10 @@ class HeldAnswer(Response):
 
 
 def render(answer: Answer, dumps: Callable[[Any], str]) -> bytes:
-    """The answer's JSON, worked out once for all the waiters one change releases."""
+    """The answer's JSON (its spools are already in their wire shape), worked out once for all the
+    waiters one change releases."""
     if answer.rendered is None:
-        answer.rendered = dumps(changes_schema.dump(answer)).encode()
+        answer.rendered = dumps(answer).encode()
     return answer.rendered
 
 

@@ -7,9 +7,9 @@ from typing import Any
 from flask import request
 from flask_smorest import Blueprint
 
-from ..domain.errors import ValidationError
 from ..domain.machine import Comando
 from ..domain.model import Accion, Operacion, Resultado
+from ..errors import ValidationError
 from ..extensions import zeues
 from ..schemas import ComandoSchema, CompletarSchema, ResultadoComandoSchema
 
@@ -31,17 +31,11 @@ def _idempotency_key() -> str | None:
 
 
 def _if_match() -> tuple[str, ...] | None:
-    """If-Match values, quoted or bare (``*`` matches any version)."""
-    header = request.headers.get("If-Match")
-    if header is None:
+    """If-Match versions, quoted or bare (``*`` matches any version); None without the header."""
+    if "If-Match" not in request.headers:
         return None
-    valores = []
-    for parte in header.split(","):
-        parte = parte.strip()
-        if parte.startswith("W/"):
-            parte = parte[2:]
-        valores.append(parte[1:-1] if len(parte) >= 2 and parte[0] == parte[-1] == '"' else parte)
-    return tuple(valores)
+    etags = request.if_match
+    return ("*",) if etags.star_tag else tuple(etags.as_set(include_weak=True))
 
 
 def _run(accion: Accion, body: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +48,8 @@ def _run(accion: Accion, body: dict[str, Any]) -> dict[str, Any]:
         version=body.get("version"),
         if_match=_if_match(),
     )
-    return zeues().service.ejecutar(comando, request.path, body, _idempotency_key())
+    outcome = zeues().service.ejecutar(comando, request.path, body, _idempotency_key())
+    return {"spool": (outcome.spool, outcome.workers), "event": outcome.event}
 
 
 @blp.route("/tomar-accion", methods=["POST"])

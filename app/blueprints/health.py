@@ -13,4 +13,5 @@ blp = Blueprint("health", __name__, description="Service health")
 def health():
     """Store in use, current cursor and how old the last read of the source of truth is."""
     z = zeues()
-    return {"status": "ok", "store": z.store.name, **z.feed.health()}
+    health = {"status": "ok", "store": z.store.name, "cursor": z.feed.cursor, **z.poller.health()}
+    return {**health, "waiters": z.feed.waiters}

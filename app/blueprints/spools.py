@@ -1,10 +1,9 @@
 """Spool reads: the list (with cursor), one spool, and its event history."""
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from ..domain.errors import NotFound
-from ..domain.views import event_view
 from ..extensions import zeues
 from ..schemas import HistorialSchema, SpoolSchema, SpoolsQuerySchema, SpoolsSchema
 
@@ -20,6 +19,14 @@ def not_modified(etag: str) -> Response | None:
     return None
 
 
+def rendered(body: dict, etag: str) -> Response:
+    """An answer made of the feed's spools, which are already in their wire shape (dumping every spool
+    of a large shop through the schema again would cost more than the rest of the request)."""
+    response = current_app.response_class(current_app.json.dumps(body), mimetype="application/json")
+    response.set_etag(etag)
+    return response
+
+
 @blp.route("/spools")
 @blp.arguments(SpoolsQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, SpoolsSchema)
@@ -32,7 +39,7 @@ def list_spools(estado=None, ocupado_por=None):
         spools = [s for s in spools if s["estado"] == estado]
     if ocupado_por is not None:
         spools = [s for s in spools if s["ocupado_por"] == ocupado_por]
-    return {"cursor": cursor, "spools": spools}, 200, {"ETag": f'"{cursor}"'}
+    return rendered({"cursor": cursor, "spools": spools}, cursor)
 
 
 def _spool(tag: str) -> dict:
@@ -51,7 +58,7 @@ def get_spool(tag):
     etag = vista["version"] or ""
     if (cached := not_modified(etag)) is not None:
         return cached
-    return vista, 200, {"ETag": f'"{etag}"'}
+    return rendered(vista, etag)
 
 
 @blp.route("/spools/<path:tag>/historial")
@@ -59,4 +66,4 @@ def get_spool(tag):
 def historial(tag):
     """The spool's events, oldest first."""
     tag = _spool(tag)["tag_spool"]
-    return {"tag_spool": tag, "events": [event_view(e) for e in zeues().store.events(tag)]}
+    return {"tag_spool": tag, "events": zeues().store.events(tag)}

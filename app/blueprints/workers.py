@@ -2,7 +2,6 @@
 
 from flask_smorest import Blueprint
 
-from ..domain.views import worker_view
 from ..extensions import zeues
 from ..schemas import WorkersSchema
 
@@ -14,4 +13,4 @@ blp = Blueprint("workers", __name__, description="Trabajadores")
 def list_workers():
     """Every worker, active and inactive, by id."""
     workers = sorted(zeues().store.workers().values(), key=lambda w: w.id)
-    return {"workers": [worker_view(w) for w in workers]}
+    return {"workers": workers}

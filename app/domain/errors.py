@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from .model import Spool, Worker
 
 
 class ZeuesError(Exception):
@@ -15,20 +18,11 @@ class ZeuesError(Exception):
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
-        # Extra members of the problem body, e.g. the current ``spool`` on a conflict.
+        # Extra members of the problem body.
         self.extra: dict[str, Any] = extra
-
-
-class ValidationError(ZeuesError):
-    """The request is malformed (400) or breaks the schema (422)."""
-
-    code = "VALIDATION_ERROR"
-    status = 422
-    title = "Solicitud no válida"
-
-    def __init__(self, detail: str, status: int = 422, **extra: Any) -> None:
-        super().__init__(detail, **extra)
-        self.status = status
+        # The spool as it is now (and the workers naming its holder), sent with a conflict so the
+        # client can refresh without another request.
+        self.spool: tuple[Spool, Mapping[int, Worker]] | None = None
 
 
 class NotFound(ZeuesError):
@@ -97,22 +91,6 @@ class IdempotencyKeyReused(ZeuesError):
     code = "IDEMPOTENCY_KEY_REUSED"
     status = 422
     title = "Idempotency-Key reutilizada"
-
-
-class PayloadTooLarge(ZeuesError):
-    """The request body is over the limit."""
-
-    code = "PAYLOAD_TOO_LARGE"
-    status = 413
-    title = "Cuerpo demasiado grande"
-
-
-class MethodNotAllowed(ZeuesError):
-    """The path exists but not with this method."""
-
-    code = "METHOD_NOT_ALLOWED"
-    status = 405
-    title = "Método no permitido"
 
 
 class SourceUnavailable(ZeuesError):

@@ -79,7 +79,7 @@ def test_full_flow_costs_at_most_one_read_and_one_write_per_command(app, client,
 
     # One poll of the feed is exactly one request, and it sees what the commands wrote.
     emulator.reset_counts()
-    app.extensions["zeues"].feed.poll_once()
+    app.extensions["zeues"].poller.poll_once()
     assert emulator.log == [("read", "values.batchGet")]
     [spool] = [s for s in client.get("/api/spools").json["spools"] if s["tag_spool"] == tag]
     assert (spool["estado"], spool["reparacion_ciclo"], spool["metrologo"]) == ("APROBADO", 1, METROLOGO)
@@ -101,15 +101,15 @@ def test_a_429_storm_answers_503_with_retry_after_and_writes_nothing(app, client
 
     # A full storm: reads fail too. The feed keeps its last snapshot and says it is stale.
     emulator.storm(429)
-    feed = app.extensions["zeues"].feed
-    feed.poll_once()
+    poller = app.extensions["zeues"].poller
+    poller.poll_once()
     assert client.get("/api/health").json["stale"] is True
     assert client.get("/api/changes").json["retry_after_ms"] > 0
     assert len(client.get("/api/spools").json["spools"]) == len(demo.spools())
 
     # The storm ends: the service recovers by itself, and the retried command runs.
     emulator.calm()
-    feed.poll_once()
+    poller.poll_once()
     assert client.get("/api/health").json["stale"] is False
     retry = client.post("/api/tomar-accion", json=body(tag, ARMADOR, "ARM"))
     assert retry.status_code == 200, retry.json
@@ -136,7 +136,7 @@ def test_with_300_ms_per_call_every_request_is_answered_and_the_feed_stays_live(
     assert [r.status_code for r in respuestas] == [200, 200, 200]
     assert recibido["changed"] is True
     assert [s["tag_spool"] for s in recibido["spools"]] == [tag]
-    app.extensions["zeues"].feed.poll_once()
+    app.extensions["zeues"].poller.poll_once()
     assert client.get("/api/health").json["stale"] is False
     assert client.get("/api/spools?estado=ARM_COMPLETADO").json["spools"][0]["tag_spool"] == tag
 

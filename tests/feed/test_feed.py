@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from app.domain.model import Estado
-from app.feed import Feed, FeedSettings, hold_seconds
+from app.feed import Feed, FeedSettings, FeedState, Poller, hold_seconds
 from tests.conftest import nothing_changed, tag_en
 
 
@@ -125,7 +125,7 @@ def test_deltas_applied_in_order_always_equal_the_listing(client, app):
 
 
 def test_a_change_by_another_process_is_picked_up_by_the_next_poll(app, client):
-    feed = app.extensions["zeues"].feed
+    poller = app.extensions["zeues"].poller
     cursor = client.get("/api/spools").json["cursor"]
     tag = tag_en(app, Estado.DISPONIBLE)
     # Another process (the CLI, another worker) changes the file: no local publish here.
@@ -133,7 +133,7 @@ def test_a_change_by_another_process_is_picked_up_by_the_next_poll(app, client):
         other.execute("UPDATE trabajadores SET nombre = 'Juanito' WHERE id = 1")
         other.execute("DELETE FROM operaciones WHERE tag_spool = ?", (tag,))
     assert changes(client, since=cursor, timeout=0)["changed"] is False  # not polled yet
-    feed.poll_once()
+    poller.poll_once()
     body = changes(client, since=cursor, timeout=0)
     assert body["removed"] == [tag]
     assert {s["ocupado_por_nombre"] for s in body["spools"]} == {"Juanito Pérez"}
@@ -159,71 +159,109 @@ class Clock:
         return self.now
 
 
+def feed_on(store, clock, config):
+    """A feed and its poller (no thread) on ``store``, driven by ``clock``."""
+    settings = FeedSettings.from_config(config)
+    feed = Feed(settings.history)
+    poller = Poller(store, feed, settings, clock=clock)
+    feed.before_read = poller.ensure_fresh
+    return feed, poller
+
+
 def test_failures_keep_the_snapshot_back_off_and_report_stale(app, caplog):
     clock = Clock()
     flaky = FlakyStore(app.extensions["zeues"].store)
-    feed = Feed(flaky, FeedSettings(), clock=clock)
+    feed, poller = feed_on(flaky, clock, app.config)
     cursor, spools = feed.view()
     flaky.failing = True
     waits = []
     for _ in range(8):
         clock.now += 1
-        feed.poll_once()
-        waits.append(feed.next_poll_s())
+        poller.poll_once()
+        waits.append(poller.next_poll_s())
     assert feed.view() == (cursor, spools)  # the last good snapshot is still served
-    assert feed.health()["stale"] is True
-    answer = feed.changes(cursor, 0)
+    assert poller.health()["stale"] is True
+    answer = feed.wait(cursor, 0)
     assert answer["retry_after_ms"] == int(waits[-1] * 1000) > 0
     assert waits[0] < waits[3] and max(waits) <= 60
     assert "feed poll failed" in caplog.text
     flaky.failing = False
-    feed.poll_once()
-    assert feed.health()["stale"] is False and feed.changes(cursor, 0)["retry_after_ms"] == 0
+    poller.poll_once()
+    assert poller.health()["stale"] is False and feed.wait(cursor, 0)["retry_after_ms"] == 0
 
 
 def test_a_client_on_a_cursor_others_were_answered_on_still_learns_the_source_is_failing(app, client, monkeypatch):
-    feed = app.extensions["zeues"].feed
+    poller = app.extensions["zeues"].poller
     cursor = client.get("/api/health").json["cursor"]
     assert changes(client, since=cursor, timeout=0)["retry_after_ms"] == 0
-    flaky = FlakyStore(feed.store)
-    monkeypatch.setattr(feed, "store", flaky)
+    flaky = FlakyStore(poller.store)
+    monkeypatch.setattr(poller, "store", flaky)
     flaky.failing = True
-    feed.poll_once()
+    poller.poll_once()
     assert changes(client, since=cursor, timeout=0)["retry_after_ms"] > 0
     flaky.failing = False
-    feed.poll_once()
+    poller.poll_once()
     assert changes(client, since=cursor, timeout=0)["retry_after_ms"] == 0
 
 
 def test_cadence_is_fast_while_commands_flow_and_slower_when_idle(app):
     clock = Clock()
-    feed = Feed(app.extensions["zeues"].store, FeedSettings(), clock=clock)
-    feed.view()
-    assert feed.next_poll_s() == 2.0  # just loaded: counts as a change
-    clock.now += 120
-    assert feed.next_poll_s() == 5.0
+    store = app.extensions["zeues"].store
+    feed, poller = feed_on(store, clock, app.config)
+    _, spools = feed.view()
+    assert poller.next_poll_s() == 5.0  # a start is not a command: no fast polling of an idle shop
     clock.now += 301
-    assert feed.next_poll_s() == 15.0
-    feed.publish({**feed.view()[1][0], "version": "new"})
-    assert feed.next_poll_s() == 2.0
+    assert poller.next_poll_s() == 15.0
+    feed.publish(store.spool(spools[0]["tag_spool"]).con(version="new"), store.workers())
+    assert poller.next_poll_s() == 2.0  # for a minute after a command
+    clock.now += 59
+    assert poller.next_poll_s() == 2.0
+    clock.now += 2
+    assert poller.next_poll_s() == 5.0
+
+
+def test_a_change_seen_by_a_poll_counts_as_commands_flowing(app):
+    clock = Clock()
+    store = app.extensions["zeues"].store
+    feed, poller = feed_on(store, clock, app.config)
+    tag = feed.view()[1][0]["tag_spool"]
+    with sqlite3.connect(app.config["DB"]) as other:  # another process commits
+        other.execute("UPDATE operaciones SET version = 'other' WHERE tag_spool = ?", (tag,))
+    poller.poll_once()
+    assert poller.next_poll_s() == 2.0
+
+
+def test_backoff_never_leaves_the_board_stale_longer_than_15_s(app):
+    clock = Clock()
+    flaky = FlakyStore(app.extensions["zeues"].store)
+    feed, poller = feed_on(flaky, clock, app.config)
+    feed.view()
+    flaky.failing = True
+    waits = []
+    for _ in range(20):
+        poller.poll_once()
+        waits.append(poller.next_poll_s())
+        clock.now += waits[-1]
+    assert max(waits) <= 15.0 and waits[-1] > 5.0
 
 
 def test_a_poll_that_raced_a_local_command_is_not_applied(app):
     store = app.extensions["zeues"].store
-    feed = app.extensions["zeues"].feed
+    feed, poller = app.extensions["zeues"].feed, app.extensions["zeues"].poller
     _, spools = feed.view()
     viejo = store.snapshot()
+    primero = store.spool(spools[0]["tag_spool"])
 
     class Racing:
         name = "sqlite"
 
         def snapshot(self):
             # While this read is in flight, a command commits and publishes.
-            feed.publish({**spools[0], "version": "after-command"})
+            feed.publish(primero.con(version="after-command"), store.workers())
             return viejo
 
-    feed.store = Racing()
-    assert feed.refresh() is False
+    poller.store = Racing()
+    assert poller.refresh() is False
     assert feed.view()[1][0]["version"] == "after-command"
 
 
@@ -231,16 +269,16 @@ def test_close_answers_held_requests(app):
     feed = app.extensions["zeues"].feed
     cursor, _ = feed.view()
     feed.close()
-    answer = feed.changes(cursor, 28)  # would hold 27 s; answers at once when closing
+    answer = feed.answer_now(cursor)  # would hold; answers at once when closing
     assert answer["changed"] is False and answer["cursor"] == cursor
 
 
 def test_a_sort_in_the_source_changes_the_order_but_not_the_cursor(app, client):
-    feed = app.extensions["zeues"].feed
+    poller = app.extensions["zeues"].poller
     before = client.get("/api/spools").json
     with sqlite3.connect(app.config["DB"]) as other:  # the office sorts the sheet the other way round
         other.execute("UPDATE operaciones SET posicion = -posicion")
-    feed.poll_once()
+    poller.poll_once()
     after = client.get("/api/spools").json
     assert [s["tag_spool"] for s in after["spools"]] == [s["tag_spool"] for s in reversed(before["spools"])]
     assert after["cursor"] == before["cursor"]  # no spool changed: nothing for the feed to send
@@ -250,7 +288,9 @@ def test_a_sort_in_the_source_changes_the_order_but_not_the_cursor(app, client):
 def test_a_held_request_is_answered_after_flask_has_finished_with_it(app):
     """The hold happens while the server iterates the body, once Flask's request context is gone."""
     feed = app.extensions["zeues"].feed
+    store = app.extensions["zeues"].store
     cursor, spools = feed.view()
+    primero = store.spool(spools[0]["tag_spool"])
     seen = []
 
     @app.teardown_request
@@ -259,7 +299,7 @@ def test_a_held_request_is_answered_after_flask_has_finished_with_it(app):
 
     def wait(since, timeout):
         seen.append("wait")
-        feed.publish({**spools[0], "version": "moved-on"})  # a command lands during the hold
+        feed.publish(primero.con(version="moved-on"), store.workers())  # a command lands during the hold
         return Feed.wait(feed, since, timeout)
 
     feed.wait = wait
@@ -283,3 +323,58 @@ def test_a_held_request_is_answered_after_flask_has_finished_with_it(app):
     assert int(headers["Content-Length"]) == len(body)
     answer = json.loads(body)
     assert answer["changed"] is True and [s["version"] for s in answer["spools"]] == ["moved-on"]
+
+
+# --- the pure state: no threads, no clocks -----------------------------------------------------
+
+
+def view(tag, version):
+    return {"tag_spool": tag, "version": version}
+
+
+def test_the_cursor_depends_only_on_the_content_not_on_the_order_or_the_path_to_it():
+    a, b = FeedState(history=8), FeedState(history=8)
+    a.replace({"A": view("A", "1"), "B": view("B", "1")})
+    b.replace({"B": view("B", "0"), "A": view("A", "1")})
+    assert a.cursor != b.cursor
+    b.apply({"B": view("B", "1")})
+    assert a.cursor == b.cursor
+    assert [v["tag_spool"] for v in a.views()] == ["A", "B"] and [v["tag_spool"] for v in b.views()] == ["B", "A"]
+
+
+def test_a_delta_holds_exactly_what_changed_and_what_left_since_a_cursor():
+    state = FeedState(history=8)
+    state.replace({"A": view("A", "1"), "B": view("B", "1"), "C": view("C", "1")})
+    since = state.cursor
+    assert state.is_current(since) and state.answer(since)["changed"] is False
+    state.apply({"B": view("B", "2")})
+    state.replace({"A": view("A", "1"), "B": view("B", "2")})  # C left the sheet
+    delta = state.answer(since)
+    assert (delta["spools"], delta["removed"], delta["reset"]) == ([view("B", "2")], ["C"], False)
+    assert state.answer(None)["reset"] is True and state.answer("garbage")["reset"] is True
+
+
+def test_a_cursor_older_than_the_history_gets_a_reset():
+    state = FeedState(history=2)
+    state.replace({"A": view("A", "0")})
+    oldest = state.cursor
+    for version in "123":
+        state.apply({"A": view("A", version)})
+    assert state.answer(oldest)["reset"] is True
+
+
+def test_an_unchanged_spool_does_not_move_the_cursor():
+    state = FeedState(history=8)
+    state.replace({"A": view("A", "1")})
+    cursor = state.cursor
+    assert state.apply({"A": view("A", "1")}) is False
+    assert state.cursor == cursor
+
+
+def test_tags_are_found_whatever_the_case_and_the_spaces_around_them():
+    state = FeedState(history=8)
+    state.replace({"MK-1-CW-1-001": view("MK-1-CW-1-001", "1")})
+    assert state.view("  mk-1-cw-1-001 ") == view("MK-1-CW-1-001", "1")
+    assert state.canonical_tag(" mk-1-cw-1-001") == "MK-1-CW-1-001"
+    state.replace({})
+    assert state.view("MK-1-CW-1-001") is None
