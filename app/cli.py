@@ -105,9 +105,11 @@ def sheets_check_command() -> None:
 @with_appcontext
 def sheets_init_command() -> None:
     """Add missing tracking headers at the end of row 1 and missing tabs with their headers."""
+    from .stores.sheets import admin
+
     store = _sheets_store()
     try:
-        for line in store.init():
+        for line in admin.init(store.layout):
             click.echo(line)
         _report(store.check())
     except SourceUnavailable as exc:

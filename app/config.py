@@ -74,6 +74,11 @@ class Defaults:
 _SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
 
 
+def defaults() -> dict[str, Any]:
+    """Every default, keyed as in ``app.config`` (for parts built outside an app: tests, benches)."""
+    return {name: getattr(Defaults, name) for name in dir(Defaults) if name.isupper()}
+
+
 def load(app: Any, test_config: dict[str, Any] | None) -> None:
     """Fill ``app.config`` from the defaults, then ``ZEUES_*`` variables or ``test_config``, and check it."""
     app.config.from_object(Defaults)

@@ -6,7 +6,7 @@ import gspread
 import pytest
 import requests
 
-from app.stores.sheets_transport import open_client
+from app.stores.sheets.client import open_client
 from tests.sheets_emulator import SheetsEmulator
 
 

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.config import defaults
 from app.domain.errors import SourceUnavailable
 from app.domain.machine import Comando, decidir
 from app.domain.model import EVENT_FIELDS, Accion, Operacion, Rol, Spool, Worker
-from app.stores.sheets import SheetsStore
+from app.stores.sheets import SheetsSettings, SheetsStore
+from app.stores.sheets.admin import check, init
 from tests.sheets_emulator import SheetsEmulator
 from tests.sheets_shop import shop_tabs
 
@@ -34,9 +36,18 @@ def emulator():
     emulator.stop()
 
 
-def open_store(emulator: SheetsEmulator, **options) -> SheetsStore:
-    """A store on the stand-in, with short backoff so fault tests stay quick."""
-    return SheetsStore(HOJA, emulator_host=emulator.host, **{"backoff": 0.01, "max_backoff": 0.05, **options})
+def settings(emulator: SheetsEmulator, spreadsheet_id: str = HOJA, **options) -> SheetsSettings:
+    """Settings for a spreadsheet in the stand-in, with short backoff so fault tests stay quick;
+    ``options`` are SHEETS_* settings in lower case (``attempts=6``)."""
+    config = {**defaults(), "SPREADSHEET_ID": spreadsheet_id, "SHEETS_EMULATOR_HOST": emulator.host}
+    config.update({"SHEETS_BACKOFF": 0.01, "SHEETS_MAX_BACKOFF": 0.05})
+    config.update({f"SHEETS_{name.upper()}": value for name, value in options.items()})
+    return SheetsSettings.from_config(config)
+
+
+def open_store(emulator: SheetsEmulator, sleep=None, clock=None, **options) -> SheetsStore:
+    """A store on the stand-in (see ``settings``), with an injectable sleep and clock."""
+    return SheetsStore(settings(emulator, **options), sleep=sleep, **({"clock": clock} if clock else {}))
 
 
 @pytest.fixture
@@ -98,8 +109,8 @@ def test_row_reads_of_concurrent_commands_share_one_request(store, emulator):
 
     def en_vuelo(e: SheetsEmulator) -> None:
         # The first read stays in flight until the three other commands are waiting for theirs.
-        with store._row_reads:
-            assert store._row_reads.wait_for(lambda: len(store._open_batch.rows) == 3, timeout=10)
+        with store.reads._cond:
+            assert store.reads._cond.wait_for(lambda: len(store.reads._open.rows) == 3, timeout=10)
 
     emulator.on_next("read", en_vuelo)
     leidos: dict[str, Spool | None] = {}
@@ -115,8 +126,8 @@ def test_row_reads_of_concurrent_commands_share_one_request(store, emulator):
 def test_a_poll_due_while_commands_read_rides_in_their_next_request(store, emulator):
     def en_vuelo(e: SheetsEmulator) -> None:
         # The first command's read stays in flight until a second command and a poll wait behind it.
-        with store._row_reads:
-            assert store._row_reads.wait_for(lambda: store._open_batch.rows and store._open_batch.pollers, timeout=10)
+        with store.reads._cond:
+            assert store.reads._cond.wait_for(lambda: store.reads._open.rows and store.reads._open.pollers, timeout=10)
 
     emulator.on_next("read", en_vuelo)
     leidos: dict[str, object] = {}
@@ -126,8 +137,8 @@ def test_a_poll_due_while_commands_read_rides_in_their_next_request(store, emula
         threading.Thread(target=lambda: leidos.__setitem__("poll", store.snapshot())),
     ]
     hilos[0].start()
-    with store._row_reads:  # the second command and the poll arrive while the first read is in flight
-        store._row_reads.wait_for(lambda: store._reading, timeout=10)
+    with store.reads._cond:  # the second command and the poll arrive while the first read is in flight
+        store.reads._cond.wait_for(lambda: store.reads._reading, timeout=10)
     for hilo in hilos[1:]:
         hilo.start()
     for hilo in hilos:
@@ -236,7 +247,7 @@ def test_a_429_storm_gives_bounded_retries_then_503_and_writes_nothing(store, em
     with pytest.raises(SourceUnavailable) as caught:
         store.commit(decision)
     assert caught.value.status == 503 and caught.value.retry_after >= 1
-    assert emulator.counts["faulted"] == store.attempts == 4
+    assert emulator.counts["faulted"] == store.client.attempts == 4
     assert (emulator.rows(HOJA, "Operaciones"), emulator.rows(HOJA, "Metadata")) == antes
     with pytest.raises(SourceUnavailable):
         store.snapshot()
@@ -285,7 +296,7 @@ def test_requests_wait_for_a_quota_slot_instead_of_drawing_429(emulator):
     emulator.clock = tiempo.clock
     emulator.set_quota(reads_per_minute=3, writes_per_minute=2)
     store = open_store(emulator, reads_per_minute=3, writes_per_minute=2, sleep=tiempo.sleep, clock=tiempo.clock)
-    store.quota_wait_s = 120
+    store.client.quota_wait_s = 120
     for tag in (SPOOLS[0].tag_spool, SPOOLS[1].tag_spool, SPOOLS[2].tag_spool):
         tomar(store, tag)
     assert emulator.counts["quota_exceeded"] == 0
@@ -340,7 +351,7 @@ def commands(store: SheetsStore, n: int, start: int = 0) -> None:
 def test_polls_and_commands_share_the_read_quota(emulator):
     tiempo = FakeTime()
     store = open_store(emulator, reads_per_minute=20, sleep=tiempo.sleep, clock=tiempo.clock)
-    store.quota_wait_s = 120
+    store.client.quota_wait_s = 120
     for _ in range(14):
         store.snapshot()  # with the layout read at start: 15 reads, three quarters of the quota
     # A poll may not take the last quarter: the next one waits for the window to turn...
@@ -404,11 +415,11 @@ def hoja_desordenada(emulator):
         "desordenada",
         {"Operaciones": OFICINA, "Trabajadores": [["ID", "Nombre", "Apellido", "Roles", "Activo"]]},
     )
-    return SheetsStore("desordenada", emulator_host=emulator.host)
+    return SheetsStore(settings(emulator, "desordenada"))
 
 
 def test_sheets_check_reports_missing_and_duplicate_headers(hoja_desordenada):
-    problemas = hoja_desordenada.check()
+    problemas = check(hoja_desordenada.layout)
     assert "Operaciones: header armador is repeated (columns E, G)" in problemas
     for name in ("version", "reparacion_ciclo", *TRACKING_SIN_VERSION):
         assert f"Operaciones: missing header {name}" in problemas
@@ -417,7 +428,7 @@ def test_sheets_check_reports_missing_and_duplicate_headers(hoja_desordenada):
 
 
 def test_sheets_init_adds_missing_headers_at_the_end_and_creates_metadata(hoja_desordenada, emulator):
-    hecho = hoja_desordenada.init()
+    hecho = init(hoja_desordenada.layout)
     assert hecho
     operaciones = emulator.rows("desordenada", "Operaciones")
     assert operaciones[0][: len(OFICINA[0])] == OFICINA[0]  # existing columns stay where the office put them
@@ -425,8 +436,8 @@ def test_sheets_init_adds_missing_headers_at_the_end_and_creates_metadata(hoja_d
     assert operaciones[1] == ["Astillero Sur", "", "MK-1"]
     assert emulator.rows("desordenada", "Metadata") == [list(EVENT_FIELDS)]
     # Only the duplicate is left: which armador column is meant is the office's call.
-    assert hoja_desordenada.check() == ["Operaciones: header armador is repeated (columns E, G)"]
-    assert hoja_desordenada.init() == []
+    assert check(hoja_desordenada.layout) == ["Operaciones: header armador is repeated (columns E, G)"]
+    assert init(hoja_desordenada.layout) == []
 
 
 def test_a_store_on_a_sheet_with_missing_headers_says_what_to_run(hoja_desordenada):
