@@ -77,8 +77,8 @@ def hold_seconds(timeout: float) -> float:
 
 def _digest(view: View) -> int:
     """The 96 bits of a spool's content digest that go into the cursor."""
-    contenido = json.dumps(view, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return int.from_bytes(hashlib.sha256(contenido.encode()).digest()[:12], "big")
+    content = json.dumps(view, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(content.encode()).digest()[:12], "big")
 
 
 class FeedState:
@@ -128,21 +128,21 @@ class FeedState:
         return self._change(views, [t for t in self._order if t not in views], order=list(views))
 
     def _change(self, views: Mapping[str, View], removed: Iterable[str], order: list[str] | None) -> bool:
-        cambiados = []
+        changed = []
         for tag, view in views.items():
-            actual = self._views.get(tag)
-            if actual is view:
+            held = self._views.get(tag)
+            if held is view:
                 continue  # the same rendering as before: nothing to hash
             digest = _digest(view)
             anterior = self._digests.get(tag)
             if anterior != digest:
-                cambiados.append(tag)
+                changed.append(tag)
                 self._content ^= digest ^ (anterior or 0)
                 self._digests[tag] = digest
                 self._tags.setdefault(tag_key(tag), tag)
             self._views[tag] = view
-        quitados = [t for t in removed if t in self._views]
-        for tag in quitados:
+        gone = [t for t in removed if t in self._views]
+        for tag in gone:
             del self._views[tag]
             self._content ^= self._digests.pop(tag)
             if self._tags.get(tag_key(tag)) == tag:
@@ -150,19 +150,19 @@ class FeedState:
         if order is not None:
             self._order = order  # a sort in the sheet moves rows but changes no spool
         else:
-            nuevos = [t for t in cambiados if t not in self._changed_at]
-            if nuevos:
-                presentes = set(self._order)
-                self._order.extend(t for t in nuevos if t not in presentes)
-        if not (cambiados or quitados) and self.loaded:
+            new = [t for t in changed if t not in self._changed_at]
+            if new:
+                present = set(self._order)
+                self._order.extend(t for t in new if t not in present)
+        if not (changed or gone) and self.loaded:
             return False
         self.loaded = True
         self._seq += 1
         self._answers.clear()
-        for tag in cambiados:
+        for tag in changed:
             self._changed_at[tag] = self._seq
             self._removed_at.pop(tag, None)
-        for tag in quitados:
+        for tag in gone:
             self._changed_at.pop(tag, None)
             self._removed_at[tag] = self._seq
         self.cursor = f"{self._content:024x}"
@@ -172,20 +172,20 @@ class FeedState:
     def answer(self, since: str | None, retry_after_ms: int = 0) -> Answer:
         """A reset (every spool) when ``since`` is missing or unknown, else the delta after it (empty
         when nothing changed); the same object for every request that asks between two changes."""
-        clave = since if since is not None and since in self._known else None
+        key = since if since is not None and since in self._known else None
         # Without this each of thousands of released waiters would scan every spool for the same delta.
-        if (hecha := self._answers.get(clave)) is not None and hecha["retry_after_ms"] == retry_after_ms:
-            return hecha
-        if clave is None:
+        if (ready := self._answers.get(key)) is not None and ready["retry_after_ms"] == retry_after_ms:
+            return ready
+        if key is None:
             spools, removed = self.views(), []
         else:
-            desde = self._known[clave]
-            spools = [self._views[t] for t in self._order if self._changed_at.get(t, 0) > desde]
-            removed = sorted(t for t, seq in self._removed_at.items() if seq > desde)
-        self._answers[clave] = answer = Answer(
+            after = self._known[key]
+            spools = [self._views[t] for t in self._order if self._changed_at.get(t, 0) > after]
+            removed = sorted(t for t, seq in self._removed_at.items() if seq > after)
+        self._answers[key] = answer = Answer(
             cursor=self.cursor,
-            changed=bool(spools or removed or clave is None),
-            reset=clave is None,
+            changed=bool(spools or removed or key is None),
+            reset=key is None,
             spools=spools,
             removed=removed,
             retry_after_ms=retry_after_ms,
@@ -301,12 +301,12 @@ class Feed:
         """The spool's wire shape, reused while the spool and its holder's name are unchanged (a poll of
         a large shop would otherwise dump every spool again); caller holds the lock."""
         holder = workers.get(spool.ocupado_por) if spool.ocupado_por is not None else None
-        nombre = holder.nombre_completo if holder else None
-        hecho = self._rendered.get(spool.tag_spool)
-        if hecho is not None and hecho[0] == spool and hecho[1] == nombre:
-            return hecho[2]
+        holder_name = holder.nombre_completo if holder else None
+        made = self._rendered.get(spool.tag_spool)
+        if made is not None and made[0] == spool and made[1] == holder_name:
+            return made[2]
         view = spool_json(spool, workers)
-        self._rendered[spool.tag_spool] = (spool, nombre, view)
+        self._rendered[spool.tag_spool] = (spool, holder_name, view)
         return view
 
     def _moved(self, moved: bool) -> None:
@@ -395,8 +395,8 @@ class Poller:
                 self._failing_since = self.clock()
                 self._retry_after_s = self.settings.busy_poll_s
             else:
-                tope = min(self.settings.max_backoff_s, max(self._retry_after_s, 1.0) * 2)
-                self._retry_after_s = random.uniform(tope / 2, tope)
+                cap = min(self.settings.max_backoff_s, max(self._retry_after_s, 1.0) * 2)
+                self._retry_after_s = random.uniform(cap / 2, cap)
             self.feed.set_retry_after_ms(int(self._retry_after_s * 1000))
 
     def health(self) -> dict[str, Any]:

@@ -192,10 +192,10 @@ class Timeout(fields.Float):
     """Seconds to hold: a finite number, clamped to 0–28."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        numero = super()._deserialize(value, attr, data, **kwargs)
-        if not math.isfinite(numero):
+        seconds = super()._deserialize(value, attr, data, **kwargs)
+        if not math.isfinite(seconds):
             raise ValidationError("Debe ser un número de segundos.")
-        return min(MAX_TIMEOUT_S, max(0.0, numero))
+        return min(MAX_TIMEOUT_S, max(0.0, seconds))
 
 
 class ChangesQuerySchema(Schema):

@@ -22,7 +22,7 @@ _CON_SPOOL = (VersionConflict, SpoolOccupied, InvalidTransition, NotHolder)
 
 # A conditional commit that loses a race is decided again on fresh data; the second decision
 # answers SPOOL_OCCUPIED / VERSION_CONFLICT, so a few rounds always settle.
-_RONDAS = 5
+_ROUNDS = 5
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,8 +36,8 @@ class Outcome:
 
 def request_hash(endpoint: str, body: dict[str, Any]) -> str:
     """Fingerprint of endpoint + body, so a reused Idempotency-Key with another request is caught."""
-    canonico = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{endpoint}\n{canonico}".encode()).hexdigest()
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{endpoint}\n{canonical}".encode()).hexdigest()
 
 
 class CommandService:
@@ -68,19 +68,19 @@ class CommandService:
         self, comando: Comando, endpoint: str, body: dict[str, Any], idempotency_key: str | None = None
     ) -> Outcome:
         """Run ``comando``; a retried Idempotency-Key answers what the first run did, writing nothing."""
-        huella = request_hash(endpoint, body)
+        digest = request_hash(endpoint, body)
         comando = dataclasses.replace(comando, tag_spool=self.feed.canonical_tag(comando.tag_spool))
         with self._lock(comando.tag_spool):
-            for _ in range(_RONDAS):
+            for _ in range(_ROUNDS):
                 # Checked every round: a duplicate from another process may have committed while
                 # we decided, which surfaces here as a stale write.
-                if idempotency_key is not None and (previo := self.store.idempotency(idempotency_key)):
-                    if previo.request_hash != huella:
+                if idempotency_key is not None and (recorded := self.store.idempotency(idempotency_key)):
+                    if recorded.request_hash != digest:
                         raise IdempotencyKeyReused(
                             "Esta Idempotency-Key ya se usó con otra solicitud; genere una nueva para cada acción."
                         )
-                    return Outcome(previo.spool, previo.event, self.store.workers())
-                decision, workers = self._decidir(comando, idempotency_key, huella)
+                    return Outcome(recorded.spool, recorded.event, self.store.workers())
+                decision, workers = self._decidir(comando, idempotency_key, digest)
                 try:
                     self.store.commit(decision)
                 except StaleWrite:  # DuplicateIdempotencyKey included: decide again on fresh data
@@ -89,11 +89,11 @@ class CommandService:
                 return Outcome(decision.despues, decision.event, workers)
         raise VersionConflict(f"El spool {comando.tag_spool} cambia demasiado rápido; reintente.")
 
-    def _decidir(self, comando: Comando, key: str | None, huella: str) -> tuple[Decision, Mapping[int, Worker]]:
+    def _decidir(self, comando: Comando, key: str | None, digest: str) -> tuple[Decision, Mapping[int, Worker]]:
         """Decide on fresh data; a refusal once the spool is known carries it, for the client to refresh."""
         spool = self.store.spool(comando.tag_spool)
         workers = self.store.workers()
-        metadata = {IDEMPOTENCY_KEY: key, REQUEST_HASH: huella} if key is not None else None
+        metadata = {IDEMPOTENCY_KEY: key, REQUEST_HASH: digest} if key is not None else None
         try:
             return decidir(comando, spool, workers, self.reloj(), self.zona, metadata=metadata), workers
         except _CON_SPOOL as exc:

@@ -153,14 +153,14 @@ class SqliteStore(Store):
 
     def commit(self, decision: Decision) -> None:
         """Conditional update on ``version`` + event insert (+ idempotency record), one transaction."""
-        cambios = decision.despues.tracking()
-        asignaciones = ", ".join(f"{name} = ?" for name in cambios)
+        changes = decision.despues.tracking()
+        assignments = ", ".join(f"{name} = ?" for name in changes)
         event = decision.event.as_dict()
         event["metadata_json"] = json.dumps(event["metadata_json"], ensure_ascii=False, sort_keys=True)
         with self._transaction("IMMEDIATE") as db:
             cursor = db.execute(
-                f"UPDATE operaciones SET {asignaciones} WHERE tag_spool = ? AND version IS ?",
-                (*cambios.values(), decision.antes.tag_spool, decision.antes.version),
+                f"UPDATE operaciones SET {assignments} WHERE tag_spool = ? AND version IS ?",
+                (*changes.values(), decision.antes.tag_spool, decision.antes.version),
             )
             if cursor.rowcount != 1:
                 raise StaleWrite(decision.antes.tag_spool)
@@ -230,10 +230,10 @@ class SqliteStore(Store):
 
 def _spool_values(spool: Spool) -> dict[str, Any]:
     """The spool's columns as SQLite stores them."""
-    valores = {"tag_spool": spool.tag_spool, **spool.tracking()}
-    if valores["resultado_metrologia"] is not None:
-        valores["resultado_metrologia"] = str(valores["resultado_metrologia"])
-    return valores
+    values = {"tag_spool": spool.tag_spool, **spool.tracking()}
+    if values["resultado_metrologia"] is not None:
+        values["resultado_metrologia"] = str(values["resultado_metrologia"])
+    return values
 
 
 def _row_values(spool: Spool) -> tuple[Any, ...]:

@@ -113,23 +113,24 @@ class SheetsStore(Store):
     def snapshot(self) -> Snapshot:
         """Every spool, worker and new event in one values:batchGet (one read per poll)."""
         with self._lock:
-            desde = self._metadata_rows
+            metadata_from = self._metadata_rows
             columns = self.layout.columns(METADATA)
-            ancho = max(columns.values()) if columns else len(EVENT_FIELDS) - 1
+            last_column = max(columns.values()) if columns else len(EVENT_FIELDS) - 1
 
         def ranges() -> list[str]:
             metadata = self.layout.tab(METADATA)
             # Metadata only grows: read its header and the rows from the last one already known on
             # (that row always exists, so the range never falls off the grid).
-            eventos = metadata.a1(f"A{desde}:{column_letter(ancho)}") if desde else metadata.a1()
-            return [self.layout.tab(OPERACIONES).a1(), self.layout.tab(TRABAJADORES).a1(), metadata.a1("1:1"), eventos]
+            events = metadata.a1(f"A{metadata_from}:{column_letter(last_column)}") if metadata_from else metadata.a1()
+            operaciones, trabajadores = self.layout.tab(OPERACIONES), self.layout.tab(TRABAJADORES)
+            return [operaciones.a1(), trabajadores.a1(), metadata.a1("1:1"), events]
 
-        riding = self.reads.poll(PollPlan(ranges, desde))
-        values, desde = riding if riding is not None else (self.layout.read(ranges, poll=True), desde)
+        riding = self.reads.poll(PollPlan(ranges, metadata_from))
+        values, metadata_from = riding if riding is not None else (self.layout.read(ranges, poll=True), metadata_from)
         with self._lock:
             self._read_operaciones(values[0])
             self._read_trabajadores(values[1])
-            self._read_metadata(values[2][0] if values[2] else [], values[3], desde or 1)
+            self._read_metadata(values[2][0] if values[2] else [], values[3], metadata_from or 1)
             self._loaded = True
             return Snapshot(spools=tuple(self._spools.values()), workers=tuple(self._workers.values()))
 
@@ -170,16 +171,16 @@ class SheetsStore(Store):
         if key is not None and self.idempotency(key) is not None:
             raise DuplicateIdempotencyKey(key)
         with self._lock:
-            visto = self._fresh.pop(tag, None)
+            seen = self._fresh.pop(tag, None)
         # Trust the row only from the read that just informed this decision; anything older is
         # confirmed again (the office may have sorted since).
-        if visto is None or visto[1] != decision.antes.version or time.monotonic() - visto[2] > FRESH_S:
-            actual = self.spool(tag)
-            if actual is None or actual.version != decision.antes.version:
+        if seen is None or seen[1] != decision.antes.version or time.monotonic() - seen[2] > FRESH_S:
+            current = self.spool(tag)
+            if current is None or current.version != decision.antes.version:
                 raise StaleWrite(tag)
             with self._lock:
-                visto = self._fresh.pop(tag)
-        body = self._write_body(visto[0], decision)
+                seen = self._fresh.pop(tag)
+        body = self._write_body(seen[0], decision)
         try:
             # A batch refused whole (a tab re-created, rows deleted under us) wrote nothing: with the
             # layout read again, the service decides again on a fresh read.
@@ -200,34 +201,33 @@ class SheetsStore(Store):
         tab = self.layout.tab(METADATA)
         with self._lock:
             column = column_letter((self.layout.columns(METADATA) or {"id": 0})["id"])
-            desde = max(1, self._metadata_rows)
-        (ids,) = self.client.looked_up([tab.a1(f"{column}{desde}:{column}")])
+            metadata_from = max(1, self._metadata_rows)
+        (ids,) = self.client.looked_up([tab.a1(f"{column}{metadata_from}:{column}")])
         return any(row and row[0] == event_id for row in ids)
 
     def _write_body(self, row: int, decision: Decision) -> dict[str, Any]:
         operaciones, metadata = self.layout.tab(OPERACIONES), self.layout.tab(METADATA)
         if self.layout.columns(METADATA) is None:
             self.snapshot()  # the Metadata header, read once, places the event's cells
-        columnas = {n: c for n, c in (self.layout.columns(OPERACIONES) or {}).items() if n != TAG_HEADER}
-        columnas_evento = self.layout.columns(METADATA) or {}
-        valores = spool_to_row(decision.despues)
+        columns = {n: c for n, c in (self.layout.columns(OPERACIONES) or {}).items() if n != TAG_HEADER}
+        event_columns = self.layout.columns(METADATA) or {}
+        cells = spool_to_row(decision.despues)
         requests: list[dict[str, Any]] = [
             # One updateCells per run of adjacent tracking columns: office columns in between are never sent.
             {
                 "updateCells": {
-                    "start": {"sheetId": operaciones.sheet_id, "rowIndex": row, "columnIndex": inicio},
-                    "rows": [{"values": [string_cell(valores[n]) for n in nombres]}],
+                    "start": {"sheetId": operaciones.sheet_id, "rowIndex": row, "columnIndex": first},
+                    "rows": [{"values": [string_cell(cells[n]) for n in names]}],
                     "fields": "userEnteredValue",
                 }
             }
-            for inicio, nombres in _runs(sorted(columnas.items(), key=lambda kv: kv[1]))
+            for first, names in _runs(sorted(columns.items(), key=lambda kv: kv[1]))
         ]
-        fila: list[dict[str, Any]] = [{} for _ in range(max(columnas_evento.values()) + 1)]
-        for name, texto in zip(EVENT_FIELDS, event_to_row(decision.event), strict=True):
-            fila[columnas_evento[name]] = string_cell(texto)
-        requests.append(
-            {"appendCells": {"sheetId": metadata.sheet_id, "rows": [{"values": fila}], "fields": "userEnteredValue"}}
-        )
+        event_row: list[dict[str, Any]] = [{} for _ in range(max(event_columns.values()) + 1)]
+        for name, text in zip(EVENT_FIELDS, event_to_row(decision.event), strict=True):
+            event_row[event_columns[name]] = string_cell(text)
+        append = {"sheetId": metadata.sheet_id, "rows": [{"values": event_row}], "fields": "userEnteredValue"}
+        requests.append({"appendCells": append})
         return {"requests": requests}
 
     def events(self, tag: str) -> list[Event]:
