@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from .domain.errors import SourceUnavailable
 from .domain.model import TRABAJADOR_FIELDS, TRACKING_FIELDS
 from .extensions import zeues
+from .stores.base import StaleWrite
 from .stores.rows import TAG_HEADER, HeaderProblem, fold, locate, spool_from_row, worker_from_row
 
 
@@ -22,11 +23,16 @@ def demo_command(if_empty: bool) -> None:
     from . import demo
 
     store = zeues().store
-    if if_empty and store.snapshot().spools:
+    snapshot = store.snapshot()
+    if if_empty and snapshot.spools:
         click.echo(f"{current_app.config['DB']} already holds spools; demo not loaded.")
         return
     spools = demo.spools()
-    store.load(spools, demo.WORKERS)
+    try:
+        # The demo's spools start over in their demo states, unless a command lands meanwhile.
+        store.load(spools, demo.WORKERS, {s.tag_spool: s.version for s in snapshot.spools})
+    except StaleWrite as exc:
+        raise click.ClickException(f"spool {exc} changed while loading the demo; run it again") from exc
     click.echo(f"Demo shop loaded into {current_app.config['DB']}: {len(demo.WORKERS)} workers, {len(spools)} spools.")
 
 
