@@ -1,17 +1,16 @@
-"""Flask CLI commands: ``demo``, ``import`` (spools and workers from CSV), ``sheets-check``, ``sheets-init``."""
+"""Flask CLI commands: ``demo``, ``import`` (spools and workers from CSV: app/importer.py), ``sheets-check``,
+``sheets-init``."""
 
 from __future__ import annotations
-
-import csv
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from . import importer
 from .domain.errors import SourceUnavailable
-from .domain.model import TRABAJADOR_FIELDS, TRACKING_FIELDS
 from .extensions import zeues
-from .stores.rows import TAG_HEADER, HeaderProblem, fold, locate, spool_from_row, worker_from_row
+from .stores.base import StaleWrite
 
 
 @click.command("demo")
@@ -22,55 +21,47 @@ def demo_command(if_empty: bool) -> None:
     from . import demo
 
     store = zeues().store
-    if if_empty and store.snapshot().spools:
+    snapshot = store.snapshot()
+    if if_empty and snapshot.spools:
         click.echo(f"{current_app.config['DB']} already holds spools; demo not loaded.")
         return
     spools = demo.spools()
-    store.load(spools, demo.WORKERS)
+    try:
+        # The demo's spools start over in their demo states, unless a command lands meanwhile.
+        store.load(spools, demo.WORKERS, {s.tag_spool: s.version for s in snapshot.spools})
+    except StaleWrite as exc:
+        raise click.ClickException(f"spool {exc} changed while loading the demo; run it again") from exc
     click.echo(f"Demo shop loaded into {current_app.config['DB']}: {len(demo.WORKERS)} workers, {len(spools)} spools.")
-
-
-def _read_csv(path: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[dict[str, str]]:
-    """Non-blank rows keyed by lower-case field name; ``required`` headers must be present, and
-    ``optional`` ones are read when they are (headers match as in the sheet: SPEC §3 folding)."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        presentes = {fold(h) for h in header}
-        wanted = [*required, *(o for o in optional if fold(o) in presentes)]
-        try:
-            posiciones = locate(header, wanted)
-        except HeaderProblem as exc:
-            raise click.ClickException(f"{path}: {exc}") from exc
-        return [
-            {campo.lower(): (fila[i] if i < len(fila) else "") for campo, i in posiciones.items()}
-            for fila in reader
-            if any(c.strip() for c in fila)
-        ]
 
 
 @click.command("import")
 @click.option("--spools", "spools_csv", type=click.Path(exists=True, dir_okay=False), help="Operaciones as CSV.")
 @click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False), help="Trabajadores as CSV.")
+@click.option(
+    "--overwrite-tracking",
+    is_flag=True,
+    help="Replace the tracking columns of spools that already exist with the file's (progress recorded on the "
+    "floor is lost).",
+)
+@click.option("--dry-run", is_flag=True, help="Check the files and print what would change; write nothing.")
 @with_appcontext
-def import_command(spools_csv: str | None, workers_csv: str | None) -> None:
-    """Load spools and workers from CSV files with the sheet's headers (TAG_SPOOL and the worker
-    columns are required; tracking columns that are absent start empty)."""
+def import_command(spools_csv: str | None, workers_csv: str | None, overwrite_tracking: bool, dry_run: bool) -> None:
+    """Add or update workers and spools from CSV files with the sheet's headers, all or nothing (exit 1
+    and nothing written when any value is reported)."""
     if not spools_csv and not workers_csv:
         raise click.UsageError("give --spools and/or --workers")
-    spools, workers = [], []
-    try:
-        if workers_csv:
-            workers = [worker_from_row(r) for r in _read_csv(workers_csv, TRABAJADOR_FIELDS)]
-        if spools_csv:
-            spools = [spool_from_row(r) for r in _read_csv(spools_csv, (TAG_HEADER,), TRACKING_FIELDS)]
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    vacios = [i for i, s in enumerate(spools, start=2) if not s.tag_spool]
-    if vacios:
-        raise click.ClickException(f"{spools_csv}: rows without TAG_SPOOL: {vacios[:10]}")
-    zeues().store.load(spools, workers)
-    click.echo(f"Imported {len(workers)} workers and {len(spools)} spools.")
+    report = importer.import_files(
+        zeues().store,
+        spools_path=spools_csv,
+        workers_path=workers_csv,
+        zona=current_app.config["ZONA"],
+        overwrite_tracking=overwrite_tracking,
+        dry_run=dry_run,
+    )
+    for line in report.lines:
+        click.echo(line)
+    if report.problems:
+        raise click.exceptions.Exit(1)
 
 
 def _sheets_store():

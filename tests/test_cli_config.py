@@ -1,4 +1,4 @@
-"""CLI commands (demo, import) and start-up configuration checks."""
+"""The demo command and start-up configuration checks (the import has tests/test_import.py)."""
 
 from __future__ import annotations
 
@@ -26,39 +26,6 @@ def test_demo_loads_a_shop_with_every_role_and_every_state(tmp_path):
     estados = collections.Counter(s.estado for s in snapshot.spools)
     assert len(snapshot.spools) >= 60 and len(estados) == 9 and min(estados.values()) >= 3
     assert all(s.tag_spool.startswith("MK-") and s.tag_spool.count("-") == 4 for s in snapshot.spools)
-
-
-def test_import_reads_csv_with_the_sheets_headers(tmp_path):
-    (tmp_path / "trabajadores.csv").write_text(
-        'ID,Nombre,Apellido,Roles,Activo\n7,Ñico,Pérez,"ARMADOR, SOLDADOR",TRUE\n8,Ana,Soto,METROLOGIA,FALSE\n',
-        encoding="utf-8",
-    )
-    (tmp_path / "spools.csv").write_text(
-        "Cliente,TAG SPOOL,Fecha Armado,armador,Ocupado Por\n"
-        "ACME,MK-1-CW-2-001,,,\nACME,MK-1-CW-2-002,2026-01-02,7,7\n\n",
-        encoding="utf-8",
-    )
-    app = create_app({"DB": str(tmp_path / "i.sqlite3")})
-    result = app.test_cli_runner().invoke(
-        args=["import", "--spools", str(tmp_path / "spools.csv"), "--workers", str(tmp_path / "trabajadores.csv")]
-    )
-    assert result.exit_code == 0, result.output
-    assert "2 workers and 2 spools" in result.output
-    client = app.test_client()
-    spools = {s["tag_spool"]: s for s in client.get("/api/spools").json["spools"]}
-    assert spools["MK-1-CW-2-001"]["estado"] == "DISPONIBLE"
-    assert spools["MK-1-CW-2-002"]["estado"] == "OCUPADO_SOLD"
-    assert spools["MK-1-CW-2-002"]["ocupado_por_nombre"] == "Ñico Pérez"
-    workers = client.get("/api/workers").json["workers"]
-    assert workers[0]["roles"] == ["ARMADOR", "SOLDADOR"] and workers[1]["activo"] is False
-
-
-def test_import_refuses_a_csv_without_the_key_column(tmp_path):
-    (tmp_path / "spools.csv").write_text("Cliente,Tag\nACME,MK-1\n", encoding="utf-8")
-    app = create_app({"DB": str(tmp_path / "i.sqlite3")})
-    result = app.test_cli_runner().invoke(args=["import", "--spools", str(tmp_path / "spools.csv")])
-    assert result.exit_code != 0 and "missing TAG_SPOOL" in result.output
-    assert app.extensions["zeues"].store.snapshot().spools == ()
 
 
 @pytest.mark.parametrize(
@@ -112,14 +79,6 @@ def test_demo_if_empty_keeps_an_existing_shop(tmp_path):
     result = runner.invoke(args=["demo", "--if-empty"])
     assert result.exit_code == 0 and "not loaded" in result.output
     assert app.extensions["zeues"].store.spool(tag).ocupado_por == 1
-
-
-def test_import_refuses_a_repeated_tracking_column(tmp_path):
-    (tmp_path / "spools.csv").write_text("TAG_SPOOL,Ocupado Por,ocupado_por\nMK-1,1,2\n", encoding="utf-8")
-    app = create_app({"DB": str(tmp_path / "i.sqlite3")})
-    result = app.test_cli_runner().invoke(args=["import", "--spools", str(tmp_path / "spools.csv")])
-    assert result.exit_code != 0 and "duplicated ocupado_por" in result.output
-    assert app.extensions["zeues"].store.snapshot().spools == ()
 
 
 def test_gunicorn_refuses_several_workers_on_a_google_sheet(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -106,9 +107,21 @@ EVENT_FIELDS: tuple[str, ...] = (
 TRABAJADOR_FIELDS: tuple[str, ...] = ("id", "nombre", "apellido", "roles", "activo")
 
 
+def sin_acentos(texto: str) -> str:
+    """``texto`` without accents or other combining marks ("Metrología" -> "Metrologia")."""
+    return "".join(c for c in unicodedata.normalize("NFKD", texto) if not unicodedata.combining(c))
+
+
+def rol_de(texto: str) -> Rol | None:
+    """The role ``texto`` names, ignoring case, accents and surrounding spaces, or None."""
+    clave = sin_acentos(texto).strip().upper()
+    return Rol(clave) if clave in Rol.__members__ else None
+
+
 def parse_roles(roles: Iterable[str]) -> tuple[Rol, ...]:
-    """Known roles among ``roles`` (any case, padded), in canonical order; unknown ones are ignored."""
-    dados = {r.strip().upper() for r in roles}
+    """Known roles among ``roles`` (any case or accents, padded), in canonical order; unknown ones are
+    ignored here (the CSV import reports them)."""
+    dados = {rol_de(r) for r in roles}
     return tuple(rol for rol in Rol if rol in dados)
 
 

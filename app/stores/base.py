@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..domain.machine import Decision
 from ..domain.model import Event, Spool, Worker
@@ -68,9 +68,14 @@ class Store(abc.ABC):
     def idempotency(self, key: str) -> IdempotencyRecord | None:
         """The record of the command whose event carried ``key``, or None."""
 
-    def load(self, spools: Iterable[Spool], workers: Iterable[Worker]) -> None:
-        """Add or replace spools and workers (demo and CSV import); stores that are edited by
-        people instead (a Google Sheet) do not support it."""
+    def load(
+        self, spools: Iterable[Spool], workers: Iterable[Worker], versions: Mapping[str, str | None] | None = None
+    ) -> None:
+        """Write ``workers`` (added, or replaced by id) and ``spools`` in one transaction, all or nothing
+        (demo, CSV import). A spool whose tag is a key of ``versions`` replaces its row only if the row
+        still holds that version; any other spool is added, and its tag must be new. Otherwise raise
+        StaleWrite and write nothing, so a load planned on a snapshot never overwrites a command that
+        landed since. Stores that are edited by people instead (a Google Sheet) do not support it."""
         raise NotImplementedError(f"the {self.name} store is edited at its source, not loaded")
 
     def check(self) -> list[str]:

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, tzinfo
 from typing import Any
 
+from ..domain.machine import iso_utc
 from ..domain.model import (
     EVENT_FIELDS,
     TRACKING_FIELDS,
     WORKER_ID_FIELDS,
     Event,
     Resultado,
+    Rol,
     Spool,
     Worker,
     parse_roles,
+    rol_de,
+    sin_acentos,
 )
 
 TAG_HEADER = "TAG_SPOOL"
@@ -26,8 +30,7 @@ OPERACIONES_HEADERS: tuple[str, ...] = (TAG_HEADER, *TRACKING_FIELDS)
 
 def fold(header: str) -> str:
     """Header identity per SPEC §3: ignore case, accents, and spaces vs underscores."""
-    sin_acentos = "".join(c for c in unicodedata.normalize("NFKD", str(header)) if not unicodedata.combining(c))
-    return re.sub(r"[\s_]+", "_", sin_acentos.strip()).lower()
+    return re.sub(r"[\s_]+", "_", sin_acentos(str(header)).strip()).lower()
 
 
 class HeaderProblem(ValueError):
@@ -55,6 +58,16 @@ def locate(header_row: Sequence[str], wanted: Iterable[str]) -> dict[str, int]:
     if missing or duplicated:
         raise HeaderProblem(missing, duplicated)
     return {w: posiciones[fold(w)][0] for w in wanted}
+
+
+# How spreadsheet programs and people write a boolean cell, in English and Spanish.
+_VERDADERO = frozenset({"TRUE", "VERDADERO", "1", "SI", "YES", "X"})
+_FALSO = frozenset({"FALSE", "FALSO", "0", "NO"})
+
+
+def _clave(text: Any) -> str:
+    """A cell as a keyword: no accents, no surrounding spaces, upper case."""
+    return sin_acentos(str(text)).strip().upper()
 
 
 def _int(text: str, default: int | None = None) -> int | None:
@@ -101,7 +114,7 @@ def worker_from_row(row: Mapping[str, Any]) -> Worker:
         nombre=str(row.get("nombre", "")).strip(),
         apellido=str(row.get("apellido", "")).strip(),
         roles=parse_roles(str(row.get("roles", "")).split(",")),
-        activo=str(row.get("activo", "")).strip().upper() in ("TRUE", "VERDADERO", "1", "SI", "SÍ", "YES"),
+        activo=_clave(row.get("activo", "")) in _VERDADERO,
     )
 
 
@@ -122,3 +135,108 @@ def event_from_row(cells: Sequence[str]) -> Event:
     except ValueError:
         datos["metadata_json"] = {"texto": datos["metadata_json"]}
     return Event(**datos)
+
+
+class CellError(ValueError):
+    """A cell the CSV import cannot understand; the message says what to write instead."""
+
+
+_WHOLE = re.compile(r"\d+(\.0+)?")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+# Day first, as Spanish-locale spreadsheet programs write dates: 3/11/2026 is the 3rd of November.
+_DAY_FIRST = re.compile(r"(\d{1,2})([/-])(\d{1,2})\2(\d{4})")
+_DAY_FIRST_TIME = re.compile(r"(\d{1,2})([/-])(\d{1,2})\2(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
+_TAG_MAX = 64  # what the API accepts (SPEC §5): a longer tag could never be scanned or commanded
+
+
+def tag_cell(text: str) -> str:
+    """A TAG_SPOOL cell: 1–64 printable characters, surrounding spaces dropped."""
+    tag = text.strip()
+    if not tag:
+        raise CellError("is empty: every row needs its tag (delete the row if it is not a spool)")
+    if len(tag) > _TAG_MAX or not tag.isprintable():
+        raise CellError(f"is not a tag: write 1 to {_TAG_MAX} printable characters")
+    return tag
+
+
+def whole_cell(text: str) -> int | None:
+    """A cell holding a whole number ≥ 0 ("7", or "7.0" as some programs save it); None when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    if not _WHOLE.fullmatch(text):
+        raise CellError("is not a whole number")
+    return int(float(text))
+
+
+def ciclo_cell(text: str) -> int:
+    """reparacion_ciclo: completed repair cycles, 0 when empty."""
+    return whole_cell(text) or 0
+
+
+def date_cell(text: str) -> str | None:
+    """A fecha_* cell as YYYY-MM-DD, from ISO or day-first D/M/YYYY or D-M-YYYY; None when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    if iso := _ISO_DATE.fullmatch(text):
+        year, month, day = iso.group(1, 2, 3)
+    elif day_first := _DAY_FIRST.fullmatch(text):
+        day, month, year = day_first.group(1, 3, 4)
+    else:
+        raise CellError("is not a date: write YYYY-MM-DD, or D/M/YYYY with the day first")
+    try:
+        return date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        raise CellError("is not a day of the calendar (dates are read day first: D/M/YYYY)") from None
+
+
+def timestamp_cell(text: str, zona: tzinfo) -> str | None:
+    """timestamp_ocupacion as ISO 8601 UTC (``...Z``), from ISO 8601 or day-first D/M/YYYY H:MM[:SS];
+    a moment written without a zone is the plant's time (``zona``). None when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if day_first := _DAY_FIRST_TIME.fullmatch(text):
+            day, _, month, year, hour, minute, second = day_first.groups()
+            momento = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*", text):
+            momento = datetime.fromisoformat(text)
+        else:
+            raise ValueError(text)
+    except ValueError:
+        raise CellError(
+            "is not a date and time: write ISO 8601 (2026-11-03T08:15:00Z), or D/M/YYYY H:MM in plant time"
+        ) from None
+    return iso_utc(momento if momento.tzinfo else momento.replace(tzinfo=zona))
+
+
+def resultado_cell(text: str) -> Resultado | None:
+    """resultado_metrologia: APROBADO or RECHAZADO in any case or accents; None when empty."""
+    clave = _clave(text)
+    if not clave:
+        return None
+    if clave not in Resultado.__members__:
+        raise CellError("is not a result: write APROBADO or RECHAZADO, or leave it empty")
+    return Resultado(clave)
+
+
+def roles_cell(text: str) -> tuple[Rol, ...]:
+    """A Trabajadores.roles cell: roles separated by commas (or ; or /), any case or accents."""
+    names = [n for n in re.split(r"[,;/]", text) if n.strip()]
+    unknown = [n.strip() for n in names if rol_de(n) is None]
+    if unknown:
+        known = ", ".join(Rol)
+        raise CellError(f"names an unknown role ({', '.join(unknown)}): roles are {known}, separated by commas")
+    return parse_roles(names)
+
+
+def activo_cell(text: str) -> bool:
+    """A Trabajadores.activo cell: TRUE/FALSE (or VERDADERO/FALSO, SÍ/NO, 1/0)."""
+    clave = _clave(text)
+    if clave in _VERDADERO:
+        return True
+    if clave in _FALSO:
+        return False
+    raise CellError("is not TRUE or FALSE" if clave else "is empty: write TRUE or FALSE")

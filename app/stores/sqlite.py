@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -204,8 +204,13 @@ class SqliteStore(Store):
         spool = json.loads(row["respuesta"])["spool"]
         return IdempotencyRecord(key=key, request_hash=row["request_hash"], event=_event(row), spool=_spool(spool))
 
-    def load(self, spools: Iterable[Spool], workers: Iterable[Worker]) -> None:
-        """Upsert spools and workers in one transaction (demo shop, CSV import)."""
+    def load(
+        self, spools: Iterable[Spool], workers: Iterable[Worker], versions: Mapping[str, str | None] | None = None
+    ) -> None:
+        """Upsert workers, add new spools and replace those in ``versions`` on their version, in one transaction."""
+        versions = versions or {}
+        columnas = ", ".join(_SPOOL_COLUMNS)
+        asignaciones = ", ".join(f"{name} = ?" for name in TRACKING_FIELDS)
         with self._transaction("IMMEDIATE") as db:
             self._workers = None  # under the lock, so no reader caches the rows being replaced
             db.executemany(
@@ -214,13 +219,20 @@ class SqliteStore(Store):
                 "roles = excluded.roles, activo = excluded.activo",
                 [(w.id, w.nombre, w.apellido, ",".join(w.roles), int(w.activo)) for w in workers],
             )
-            columnas = ", ".join(_SPOOL_COLUMNS)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in TRACKING_FIELDS)
-            db.executemany(
-                f"INSERT INTO operaciones ({columnas}) VALUES ({', '.join('?' * len(_SPOOL_COLUMNS))}) "
-                f"ON CONFLICT (tag_spool) DO UPDATE SET {updates}",
-                [_row_values(s) for s in spools],
-            )
+            for spool in spools:
+                values = _row_values(spool)
+                if spool.tag_spool in versions:
+                    cursor = db.execute(
+                        f"UPDATE operaciones SET {asignaciones} WHERE tag_spool = ? AND version IS ?",
+                        (*values[1:], spool.tag_spool, versions[spool.tag_spool]),
+                    )
+                    if cursor.rowcount != 1:
+                        raise StaleWrite(spool.tag_spool)
+                    continue
+                try:
+                    db.execute(f"INSERT INTO operaciones ({columnas}) VALUES ({', '.join('?' * len(values))})", values)
+                except sqlite3.IntegrityError as exc:  # the tag was added since the caller's snapshot
+                    raise StaleWrite(spool.tag_spool) from exc
 
     def close(self) -> None:
         """Close the connection."""

@@ -11,6 +11,7 @@ import pytest
 
 from app import create_app, demo
 from app.domain.model import Estado, Rol, Spool, Worker
+from app.stores.base import StaleWrite
 from app.stores.sqlite import SqliteStore
 from tests.conftest import make_sqlite_app
 
@@ -144,3 +145,32 @@ def test_a_worker_deactivated_from_the_cli_is_refused_by_the_running_service(tmp
     app.extensions["zeues"].store.close()
     assert answer.status_code == 403
     assert answer.json["code"] == "WORKER_INACTIVE"
+
+
+def test_load_replaces_a_row_only_while_it_holds_the_version_the_caller_read(tmp_path):
+    store = SqliteStore(str(tmp_path / "zeues.sqlite3"))
+    try:
+        store.load([SPOOL], [JUAN])
+        armado = dataclasses.replace(SPOOL, armador=1, fecha_armado="2026-11-03", version="v-b")
+        with pytest.raises(StaleWrite):
+            store.load([armado], [], {SPOOL.tag_spool: "v-read-before-a-command"})
+        assert store.spool(SPOOL.tag_spool) == SPOOL
+
+        store.load([armado], [], {SPOOL.tag_spool: "v-a"})
+        assert store.spool(SPOOL.tag_spool) == armado
+    finally:
+        store.close()
+
+
+def test_load_that_would_add_an_existing_tag_writes_nothing_at_all(tmp_path):
+    store = SqliteStore(str(tmp_path / "zeues.sqlite3"))
+    try:
+        store.load([SPOOL], [JUAN])
+        before = store.snapshot()
+        nuevo, ana = Spool("MK-1335-CW-25238-012", version="v-n"), Worker(2, "Ana", "Soto", (Rol.SOLDADOR,), True)
+        with pytest.raises(StaleWrite):
+            store.load([nuevo, dataclasses.replace(SPOOL, armador=1, version="v-b")], [ana])
+        assert store.snapshot() == before
+        assert 2 not in store.workers()
+    finally:
+        store.close()
