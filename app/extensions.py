@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
+import http
 
 from flask import current_app
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 
 from .feed import Feed, Poller
+from .schemas import ProblemSchema
 from .service import CommandService
 from .stores.base import Store
 
-api = Api()
+PROBLEM_JSON = "application/problem+json"
+
+
+class ZeuesApi(Api):
+    """flask-smorest's Api, with errors documented as they are answered: problem+json (SPEC §5)."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        """One response component per error status (``CONFLICT``, ``SERVICE_UNAVAILABLE``…) that views
+        reference with ``alt_response``, plus ``DEFAULT_ERROR``."""
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Any other error", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
+
+
+api = ZeuesApi()
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .domain.machine import acciones
 from .domain.model import Accion, Estado, Operacion, Resultado, Rol, Spool, Worker
@@ -59,6 +59,41 @@ class CompletarSchema(ComandoSchema):
             raise ValidationError("Obligatorio para COMPLETAR METROLOGIA (APROBADO o RECHAZADO).", "resultado")
         if not metrologia and "resultado" in data:
             raise ValidationError("Solo se admite con la operación METROLOGIA.", "resultado")
+
+
+class CommandHeadersSchema(Schema):
+    """The headers a command reads; every other header is the HTTP stack's business."""
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=printable(1, 128),
+        metadata={
+            "description": "Send one per tap and reuse it on every retry: a retry gets the first answer and "
+            "writes nothing; the same key with another request answers 422 IDEMPOTENCY_KEY_REUSED."
+        },
+    )
+    if_match = fields.String(
+        data_key="If-Match",
+        metadata={
+            "description": "The spool version the client saw, quoted or bare (`*` matches any); "
+            "a stale one answers 412 VERSION_CONFLICT with the current spool."
+        },
+    )
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class ConditionalHeadersSchema(Schema):
+    """The header a cacheable GET reads."""
+
+    if_none_match = fields.String(
+        data_key="If-None-Match",
+        metadata={"description": "The ETag of the copy the client holds: 304 when it is still current."},
+    )
+
+    class Meta:
+        unknown = EXCLUDE
 
 
 class AccionSchema(Schema):
@@ -142,10 +177,17 @@ class WorkersSchema(Schema):
     workers = fields.List(fields.Nested(WorkerSchema))
 
 
-class SpoolsQuerySchema(Schema):
-    """Filters of ``GET /api/spools``."""
+class QuerySchema(Schema):
+    """Query parameters of a GET: one the endpoint does not know is refused, never silently ignored."""
 
-    estado = _enum(Estado)
+    class Meta:
+        unknown = RAISE
+
+
+class SpoolsQuerySchema(QuerySchema):
+    """Filters of ``GET /api/spools``: ``estado`` may repeat (any of them), ``ocupado_por`` a worker id."""
+
+    estado = fields.List(_enum(Estado), metadata={"description": "repeat it for several states"})
     ocupado_por = fields.Integer()
 
 
@@ -198,7 +240,7 @@ class Timeout(fields.Float):
         return min(MAX_TIMEOUT_S, max(0.0, seconds))
 
 
-class ChangesQuerySchema(Schema):
+class ChangesQuerySchema(QuerySchema):
     """``since`` is any string: a cursor we cannot place answers a reset, never an error."""
 
     since = fields.String()
@@ -215,6 +257,23 @@ class ChangesSchema(Schema):
     removed = fields.List(fields.String())
     retry_after_ms = fields.Integer()
 
+
+
+class ProblemSchema(Schema):
+    """Every error answer (RFC 9457 problem+json, SPEC §5)."""
+
+    type = fields.String(metadata={"description": "a URI naming the kind of problem"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String(metadata={"description": "what happened, for a person"})
+    code = fields.String(
+        metadata={"description": "what happened, for a program (SPEC §5)", "example": "SPOOL_OCCUPIED"}
+    )
+    spool = fields.Nested(SpoolSchema, metadata={"description": "the spool as it is now, on a conflict"})
+    errors = fields.Dict(metadata={"description": "the fields that failed validation, on a 400/422"})
+
+    class Meta:
+        ordered = True
 
 spool_schema = SpoolSchema()
 event_schema = EventSchema()

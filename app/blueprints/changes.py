@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from ..extensions import zeues
 from ..feed import Answer
 from ..schemas import ChangesQuerySchema, ChangesSchema
+from .docs import problems
 
 blp = Blueprint("changes", __name__, description="Change feed (long poll)")
 
@@ -47,6 +48,7 @@ def render(answer: Answer, dumps: Callable[[Any], str]) -> bytes:
 @blp.route("/changes")
 @blp.arguments(ChangesQuerySchema, location="query", as_kwargs=True, error_status_code=400)
 @blp.response(200, ChangesSchema)
+@problems(400)
 def changes(timeout, since=None):
     """Spools changed since ``since``; holds up to ``timeout`` seconds when nothing has."""
     feed = zeues().feed

@@ -11,7 +11,8 @@ from ..domain.machine import Comando
 from ..domain.model import Accion, Operacion, Resultado
 from ..errors import ValidationError
 from ..extensions import zeues
-from ..schemas import ComandoSchema, CompletarSchema, ResultadoComandoSchema
+from ..schemas import ComandoSchema, CommandHeadersSchema, CompletarSchema, ResultadoComandoSchema
+from .docs import problems
 
 blp = Blueprint("commands", __name__, description="TOMAR / PAUSAR / COMPLETAR")
 
@@ -23,22 +24,15 @@ def _json_only() -> None:
         raise ValidationError("El cuerpo debe ser JSON (Content-Type: application/json).", status=400)
 
 
-def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (1 <= len(key) <= 128 and key.isprintable()):
-        raise ValidationError("Idempotency-Key debe tener entre 1 y 128 caracteres imprimibles.", status=400)
-    return key
-
-
-def _if_match() -> tuple[str, ...] | None:
+def _if_match(headers: dict[str, str]) -> tuple[str, ...] | None:
     """If-Match versions, quoted or bare (``*`` matches any version); None without the header."""
-    if "If-Match" not in request.headers:
+    if "if_match" not in headers:
         return None
     etags = request.if_match
     return ("*",) if etags.star_tag else tuple(etags.as_set(include_weak=True))
 
 
-def _run(accion: Accion, body: dict[str, Any]) -> dict[str, Any]:
+def _run(accion: Accion, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
     comando = Comando(
         accion=accion,
         operacion=Operacion(body["operacion"]),
@@ -46,31 +40,37 @@ def _run(accion: Accion, body: dict[str, Any]) -> dict[str, Any]:
         worker_id=body["worker_id"],
         resultado=Resultado(body["resultado"]) if body.get("resultado") else None,
         version=body.get("version"),
-        if_match=_if_match(),
+        if_match=_if_match(headers),
     )
-    outcome = zeues().service.ejecutar(comando, request.path, body, _idempotency_key())
+    outcome = zeues().service.ejecutar(comando, request.path, body, headers.get("idempotency_key"))
     return {"spool": (outcome.spool, outcome.workers), "event": outcome.event}
 
 
 @blp.route("/tomar-accion", methods=["POST"])
+@blp.arguments(CommandHeadersSchema, location="headers", error_status_code=400)
 @blp.arguments(ComandoSchema)
 @blp.response(200, ResultadoComandoSchema)
-def tomar(body):
+@problems(400, 403, 404, 409, 412, 413, 422, 503)
+def tomar(headers, body):
     """Take physical possession of a spool for an operation."""
-    return _run(Accion.TOMAR, body)
+    return _run(Accion.TOMAR, headers, body)
 
 
 @blp.route("/pausar-accion", methods=["POST"])
+@blp.arguments(CommandHeadersSchema, location="headers", error_status_code=400)
 @blp.arguments(ComandoSchema)
 @blp.response(200, ResultadoComandoSchema)
-def pausar(body):
+@problems(400, 403, 404, 409, 412, 413, 422, 503)
+def pausar(headers, body):
     """Release a spool with the operation unfinished."""
-    return _run(Accion.PAUSAR, body)
+    return _run(Accion.PAUSAR, headers, body)
 
 
 @blp.route("/completar-accion", methods=["POST"])
+@blp.arguments(CommandHeadersSchema, location="headers", error_status_code=400)
 @blp.arguments(CompletarSchema)
 @blp.response(200, ResultadoComandoSchema)
-def completar(body):
+@problems(400, 403, 404, 409, 412, 413, 422, 503)
+def completar(headers, body):
     """Finish the operation (METROLOGIA with a resultado) and release the spool."""
-    return _run(Accion.COMPLETAR, body)
+    return _run(Accion.COMPLETAR, headers, body)

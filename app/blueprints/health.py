@@ -3,14 +3,17 @@
 from flask_smorest import Blueprint
 
 from ..extensions import zeues
-from ..schemas import HealthSchema
+from ..schemas import HealthSchema, QuerySchema
+from .docs import problems
 
 blp = Blueprint("health", __name__, description="Service health")
 
 
 @blp.route("/health")
+@blp.arguments(QuerySchema, location="query")
 @blp.response(200, HealthSchema)
-def health():
+@problems(422)
+def health(_query):
     """Store in use, current cursor and how old the last read of the source of truth is."""
     z = zeues()
     health = {"status": "ok", "store": z.store.name, "cursor": z.feed.cursor, **z.poller.health()}

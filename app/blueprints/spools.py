@@ -5,7 +5,15 @@ from flask_smorest import Blueprint
 
 from ..domain.errors import NotFound
 from ..extensions import zeues
-from ..schemas import HistorialSchema, SpoolSchema, SpoolsQuerySchema, SpoolsSchema
+from ..schemas import (
+    ConditionalHeadersSchema,
+    HistorialSchema,
+    QuerySchema,
+    SpoolSchema,
+    SpoolsQuerySchema,
+    SpoolsSchema,
+)
+from .docs import ETAG, problems
 
 blp = Blueprint("spools", __name__, description="Spools")
 
@@ -28,15 +36,18 @@ def rendered(body: dict, etag: str) -> Response:
 
 
 @blp.route("/spools")
+@blp.arguments(ConditionalHeadersSchema, location="headers")
 @blp.arguments(SpoolsQuerySchema, location="query", as_kwargs=True)
-@blp.response(200, SpoolsSchema)
-def list_spools(estado=None, ocupado_por=None):
+@blp.response(200, SpoolsSchema, headers=ETAG)
+@blp.alt_response(304, description="Not modified: the client's copy is current")
+@problems(422)
+def list_spools(_headers, estado=None, ocupado_por=None):
     """Every spool in row order, optionally filtered; ``ETag`` is the feed cursor."""
     cursor, spools = zeues().feed.view()
     if (cached := not_modified(cursor)) is not None:
         return cached
-    if estado is not None:
-        spools = [s for s in spools if s["estado"] == estado]
+    if estado:
+        spools = [s for s in spools if s["estado"] in estado]
     if ocupado_por is not None:
         spools = [s for s in spools if s["ocupado_por"] == ocupado_por]
     return rendered({"cursor": cursor, "spools": spools}, cursor)
@@ -51,8 +62,12 @@ def _spool(tag: str) -> dict:
 
 
 @blp.route("/spools/<path:tag>")
-@blp.response(200, SpoolSchema)
-def get_spool(tag):
+@blp.arguments(ConditionalHeadersSchema, location="headers")
+@blp.arguments(QuerySchema, location="query")
+@blp.response(200, SpoolSchema, headers=ETAG)
+@blp.alt_response(304, description="Not modified: the client's copy is current")
+@problems(404, 422)
+def get_spool(_headers, _query, tag):
     """One spool; ``ETag`` is its version."""
     vista = _spool(tag)
     etag = vista["version"] or ""
@@ -62,8 +77,10 @@ def get_spool(tag):
 
 
 @blp.route("/spools/<path:tag>/historial")
+@blp.arguments(QuerySchema, location="query")
 @blp.response(200, HistorialSchema)
-def historial(tag):
+@problems(404, 422)
+def historial(_query, tag):
     """The spool's events, oldest first."""
     tag = _spool(tag)["tag_spool"]
     return {"tag_spool": tag, "events": zeues().store.events(tag)}

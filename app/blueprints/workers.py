@@ -3,14 +3,17 @@
 from flask_smorest import Blueprint
 
 from ..extensions import zeues
-from ..schemas import WorkersSchema
+from ..schemas import QuerySchema, WorkersSchema
+from .docs import problems
 
 blp = Blueprint("workers", __name__, description="Trabajadores")
 
 
 @blp.route("/workers")
+@blp.arguments(QuerySchema, location="query")
 @blp.response(200, WorkersSchema)
-def list_workers():
+@problems(422)
+def list_workers(_query):
     """Every worker, active and inactive, by id."""
     workers = sorted(zeues().store.workers().values(), key=lambda w: w.id)
     return {"workers": workers}

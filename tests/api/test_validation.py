@@ -92,3 +92,17 @@ def test_bad_idempotency_key_is_400(client, libre, key):
 def test_bad_query_filter_is_422(client):
     problem(client.get("/api/spools", query_string={"estado": "NADA"}), 422, "VALIDATION_ERROR")
     problem(client.get("/api/spools", query_string={"ocupado_por": "x"}), 422, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/spools?limit=5", "/api/health?x=1", "/api/workers?activo=true", "/api/spools/MK-1?formato=csv"]
+)
+def test_an_unknown_query_parameter_is_refused_not_ignored(client, path):
+    body = problem(client.get(path), 422, "VALIDATION_ERROR")
+    assert path.split("?")[1].split("=")[0] in body["detail"]
+
+
+def test_estado_may_repeat_and_means_any_of_them(client):
+    listed = client.get("/api/spools?estado=DISPONIBLE&estado=APROBADO").json["spools"]
+    assert {s["estado"] for s in listed} == {"DISPONIBLE", "APROBADO"}
+    assert len(listed) == 14
