@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 
 from ..domain.errors import ValidationError
 from ..domain.machine import Comando
 from ..domain.model import Accion, Operacion, Resultado
 from ..extensions import zeues
+from ..request_body import Blueprint
 from ..schemas import ComandoSchema, CompletarSchema, ResultadoComandoSchema
 
 blp = Blueprint("commands", __name__, description="TOMAR / PAUSAR / COMPLETAR")
