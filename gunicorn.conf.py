@@ -65,8 +65,9 @@ def _accesslog() -> str | None:
 
 
 bind = _bind()
-# The worker class stops the master with one line when the app refuses to start (instead of
-# respawning it forever); named by string so the master imports no part of the app.
+# The worker class answers gunicorn's own protocol errors (bad request line, oversized headers) as
+# problem+json like every other error, and stops the master with one line when the app refuses to
+# start; named by string so the master imports no part of the app.
 worker_class = "gunicorn_worker.ProblemJsonWorker"
 # One worker by default: local commands then wake every waiter of the feed within a second,
 # and one process holds the whole shop's clients (a gevent worker handles thousands).

@@ -20,11 +20,13 @@ from .domain.errors import (
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "https://zeues.invalid/problems/"
+PROBLEM_JSON = "application/problem+json"
+INTERNAL_DETAIL = "Error interno; el equipo fue notificado en el registro del servidor."
 
 
-def problem(error: ZeuesError) -> Response:
-    """The problem+json response for ``error``."""
-    body: dict[str, Any] = {
+def problem_body(error: ZeuesError) -> dict[str, Any]:
+    """The problem+json members for ``error`` (also written by the gunicorn worker, outside Flask)."""
+    return {
         "type": PROBLEM_TYPE + error.code.lower().replace("_", "-"),
         "title": error.title,
         "status": error.status,
@@ -32,7 +34,11 @@ def problem(error: ZeuesError) -> Response:
         "code": error.code,
         **error.extra,
     }
-    response = Response(json.dumps(body), status=error.status, mimetype="application/problem+json")
+
+
+def problem(error: ZeuesError) -> Response:
+    """The problem+json response for ``error``."""
+    response = Response(json.dumps(problem_body(error)), status=error.status, mimetype=PROBLEM_JSON)
     if isinstance(error, SourceUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -92,4 +98,4 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         # The traceback goes to the log, never to the client.
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return problem(ZeuesError("Error interno; el equipo fue notificado en el registro del servidor."))
+        return problem(ZeuesError(INTERNAL_DETAIL))

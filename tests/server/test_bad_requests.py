@@ -1,8 +1,9 @@
-"""Bad request bodies on the real gunicorn + gevent server: a problem+json answer, never a traceback."""
+"""Bad requests on the real gunicorn + gevent server: a problem+json answer, never HTML, never a traceback."""
 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -96,3 +97,49 @@ def test_a_chunked_body_is_held_to_64_kb_like_any_other(server):
     )
     assert served.status_code == 200, served.text
     assert served.json()["spool"]["ocupado_por"] == 1
+
+
+def raw_exchange(server: LiveServer, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as bytes on a fresh connection; the status, headers and body of the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):  # gunicorn closes the connection after its own errors
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        pytest.param(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Tag: a\x00b\r\n\r\n", 400, id="nul-in-header"),
+        pytest.param(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Tag: a\rb\r\n\r\n", 400, id="cr-in-header"),
+        pytest.param(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Tag: a\nb\r\n\r\n", 400, id="lf-in-header"),
+        pytest.param(
+            b"POST /api/tomar-accion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 12x\r\n\r\n{}",
+            400,
+            id="bad-content-length",
+        ),
+        pytest.param(b"GET /api/spools/" + b"A" * 4080 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, id="4080-char-tag"),
+        pytest.param(
+            b"POST /api/tomar-accion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Idempotency-Key: " + b"k" * 10240 + b"\r\nContent-Length: 2\r\n\r\n{}",
+            431,
+            id="10-kb-idempotency-key",
+        ),
+        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", 400, id="garbage-request-line"),
+    ],
+)
+def test_requests_gunicorn_refuses_are_problem_json(server, request_bytes, status):
+    offset = server.log.stat().st_size
+    got, headers, body = raw_exchange(server, request_bytes)
+    problem = assert_problem(got, headers.get("content-type", ""), body, status, "VALIDATION_ERROR")
+    assert int(headers["content-length"]) == len(body)
+    assert problem["detail"]
+    assert "Traceback" not in log_since(server, offset)
+    # The worker that answered is still serving.
+    assert requests.get(f"{server.url}/api/health", timeout=10).ok
