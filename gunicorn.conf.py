@@ -6,22 +6,83 @@ breaks its ssl monkey-patching.
 
 import os
 
-bind = os.environ.get("ZEUES_BIND", f"0.0.0.0:{os.environ.get('ZEUES_PORT', '8000')}")
-worker_class = "gevent"
+
+def _refuse(message: str) -> SystemExit:
+    """The one line a bad setting stops the start with (gunicorn lets a SystemExit from here through)."""
+    return SystemExit(f"zeues: configuration error: {message}")
+
+
+def _count(name: str, default: int) -> int:
+    """A whole number of at least 1 from ``name``: 0 would start a server that never answers."""
+    text = os.environ.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        raise _refuse(f"{name}={text!r} must be a whole number (e.g. {default})") from None
+    if value < 1:
+        raise _refuse(f"{name}={text!r} must be at least 1 (with 0 the server listens but never answers)")
+    return value
+
+
+def _port(text: str, name: str) -> str:
+    """A TCP port, 0 (any free port) to 65535."""
+    if not (text.isdigit() and int(text) <= 65535):
+        raise _refuse(f"{name}={os.environ[name]!r} needs a port number from 0 to 65535")
+    return text
+
+
+def _bind() -> str:
+    """``ZEUES_BIND`` as gunicorn reads it (host:port, [ipv6]:port, unix:path, fd://n), else 0.0.0.0:ZEUES_PORT."""
+    bind = os.environ.get("ZEUES_BIND")
+    if bind is None:
+        return f"0.0.0.0:{_port(os.environ.get('ZEUES_PORT', '8000'), 'ZEUES_PORT')}"
+    if not bind.strip():
+        raise _refuse("ZEUES_BIND is empty (e.g. 0.0.0.0:8000)")
+    if bind.startswith(("unix:", "fd://")) or bind.endswith("]") or ":" not in bind:
+        return bind  # no port to check; gunicorn names a bad host or path in one line of its own
+    _port(bind.rpartition(":")[2], "ZEUES_BIND")
+    return bind
+
+
+_STDOUT = {"-", "1", "yes", "true", "on"}
+_OFF = {"", "0", "no", "false", "off"}
+
+
+def _accesslog() -> str | None:
+    """``ZEUES_ACCESSLOG``: off, stdout, or a file in a folder that exists and may be written."""
+    value = os.environ.get("ZEUES_ACCESSLOG", "")
+    if value.strip().lower() in _OFF:
+        return None
+    if value.strip().lower() in _STDOUT:
+        return "-"
+    folder = os.path.dirname(os.path.abspath(value))
+    writable = os.access(value, os.W_OK) if os.path.exists(value) else os.access(folder, os.W_OK)
+    if os.path.isdir(value) or not os.path.isdir(folder) or not writable:
+        raise _refuse(
+            f"ZEUES_ACCESSLOG={value!r} must be '-' (stdout), 'off', or a file path in a writable folder that exists"
+        )
+    return value
+
+
+bind = _bind()
+# The worker class answers gunicorn's own protocol errors (bad request line, oversized headers) as
+# problem+json like every other error, and stops the master with one line when the app refuses to
+# start; named by string so the master imports no part of the app.
+worker_class = "gunicorn_worker.ProblemJsonWorker"
 # One worker by default: local commands then wake every waiter of the feed within a second,
 # and one process holds the whole shop's clients (a gevent worker handles thousands).
-workers = int(os.environ.get("ZEUES_WORKERS", "1"))
+workers = _count("ZEUES_WORKERS", 1)
 if workers > 1 and os.environ.get("ZEUES_SPREADSHEET_ID"):
     # The Sheets API has no conditional write: only commands serialised in one process are safe.
-    raise SystemExit(
-        "zeues: configuration error: ZEUES_WORKERS must be 1 with ZEUES_SPREADSHEET_ID "
+    raise _refuse(
+        "ZEUES_WORKERS must be 1 with ZEUES_SPREADSHEET_ID "
         "(two processes writing one sheet could both take the same spool)"
     )
-worker_connections = int(os.environ.get("ZEUES_WORKER_CONNECTIONS", "4000"))
+worker_connections = _count("ZEUES_WORKER_CONNECTIONS", 4000)
 # No access log by default: every command releases a line per waiting tablet (2,000 lines for one
 # TOMAR on a big floor), and formatting them costs about a third of the worker's CPU for that
 # release (docs/BENCHMARKS.md). Errors are always logged. ZEUES_ACCESSLOG=- logs requests to stdout.
-accesslog = os.environ.get("ZEUES_ACCESSLOG") or None
+accesslog = _accesslog()
 # gunicorn's control socket is one fixed path per user: two instances on a host would contend for
 # it, and nothing here uses it.
 control_socket_disable = True

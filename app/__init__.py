@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, config, errors
+from . import cli, config, errors, request_body
 from .extensions import Zeues, api
 from .feed import Feed, FeedSettings, Poller
 from .service import CommandService
@@ -16,6 +16,7 @@ from .stores import open_store
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config, store, feed, service, blueprints, error handlers, CLI."""
     app = Flask(__name__, instance_relative_config=True, static_folder="static", static_url_path="/static")
+    app.request_class, app.json = request_body.Request, request_body.JSONProvider(app)
     config.load(app, test_config)
     app.json.sort_keys = False  # keys in the schemas' order (tag_spool first), as integrators read them
 

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import sys
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-# gunicorn's "App failed to load" status: the master stops instead of respawning the worker.
-APP_LOAD_ERROR = 4
 
 
 class ConfigError(SystemExit):
     """A setting that cannot work: the start stops with one clear line instead of a traceback."""
 
+    # A SystemExit whose code is the line: left uncaught (`flask --app wsgi ...`, a script) the
+    # interpreter prints it to stderr and exits 1 without a traceback; gunicorn's worker
+    # (gunicorn_worker.py) prints it and exits with the status that halts the master.
     def __init__(self, message: str) -> None:
-        # Printed here because a SystemExit carrying an exit status prints nothing itself.
-        print(f"zeues: configuration error: {message}", file=sys.stderr, flush=True)
-        super().__init__(APP_LOAD_ERROR)
-        self.message = message
+        self.message = " ".join(message.splitlines())
+        super().__init__(f"zeues: configuration error: {self.message}")
 
 
 class Defaults:
@@ -147,3 +145,34 @@ def _check_sheets(cfg: Any) -> None:
         )
     if not os.path.isfile(key):
         raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS={key!r} is not a readable file")
+    _check_service_account_key(key)
+
+
+# What the Sheets store's credentials need from the key file (google-auth also wants token_uri).
+_KEY_FIELDS = ("type", "client_email", "private_key", "token_uri")
+
+
+def _check_service_account_key(path: str) -> None:
+    """The key file must be a service account's JSON key whose private key google-auth can load."""
+    name = f"GOOGLE_APPLICATION_CREDENTIALS={path!r}"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            key = json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{name} cannot be read: {exc.strerror}") from exc
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise ConfigError(f"{name} is not JSON ({exc}): download the service account's key again") from exc
+    if not isinstance(key, dict):
+        raise ConfigError(f"{name} is not a service account key (a JSON object with {', '.join(_KEY_FIELDS)})")
+    missing = [field for field in _KEY_FIELDS if not isinstance(key.get(field), str) or not key[field]]
+    if missing:
+        raise ConfigError(f"{name} is not a service account key: missing {', '.join(missing)}")
+    if key["type"] != "service_account":
+        raise ConfigError(f"{name} is a {key['type']!r} key, not a 'service_account' key")
+    # Imported here: google-auth is only needed with a spreadsheet.
+    from google.oauth2.service_account import Credentials
+
+    try:
+        Credentials.from_service_account_info(key)
+    except (ValueError, TypeError) as exc:  # TypeError: a key encrypted with a password
+        raise ConfigError(f"{name}: its private_key cannot be loaded ({exc})") from exc

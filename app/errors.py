@@ -14,6 +14,8 @@ from .schemas import spool_json
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "https://zeues.invalid/problems/"
+PROBLEM_JSON = "application/problem+json"
+INTERNAL_DETAIL = "Error interno; el equipo fue notificado en el registro del servidor."
 
 
 class ValidationError(ZeuesError):
@@ -44,8 +46,8 @@ class MethodNotAllowed(ZeuesError):
     title = "Método no permitido"
 
 
-def problem(error: ZeuesError) -> Response:
-    """The problem+json response for ``error``."""
+def problem_body(error: ZeuesError) -> dict[str, Any]:
+    """The problem+json members for ``error`` (also written by the gunicorn worker, outside Flask)."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + error.code.lower().replace("_", "-"),
         "title": error.title,
@@ -56,7 +58,12 @@ def problem(error: ZeuesError) -> Response:
     }
     if error.spool is not None:
         body["spool"] = spool_json(*error.spool)
-    response = Response(json.dumps(body), status=error.status, mimetype="application/problem+json")
+    return body
+
+
+def problem(error: ZeuesError) -> Response:
+    """The problem+json response for ``error``."""
+    response = Response(json.dumps(problem_body(error)), status=error.status, mimetype=PROBLEM_JSON)
     if isinstance(error, SourceUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -65,15 +72,15 @@ def problem(error: ZeuesError) -> Response:
 def _messages(data: dict[str, Any] | None) -> str:
     """Flatten webargs' ``{"json": {"field": ["msg"]}}`` into one readable line."""
     messages = (data or {}).get("messages") or {}
-    partes = []
-    for _location, campos in messages.items():
-        if isinstance(campos, dict):
-            for campo, textos in campos.items():
-                texto = "; ".join(textos) if isinstance(textos, list) else str(textos)
-                partes.append(f"{campo}: {texto}")
+    parts = []
+    for _location, fields in messages.items():
+        if isinstance(fields, dict):
+            for field, texts in fields.items():
+                text = "; ".join(texts) if isinstance(texts, list) else str(texts)
+                parts.append(f"{field}: {text}")
         else:
-            partes.append("; ".join(campos) if isinstance(campos, list) else str(campos))
-    return " | ".join(partes)
+            parts.append("; ".join(fields) if isinstance(fields, list) else str(fields))
+    return " | ".join(parts)
 
 
 def from_http(exc: HTTPException) -> ZeuesError:
@@ -86,8 +93,8 @@ def from_http(exc: HTTPException) -> ZeuesError:
     if code == 413:
         return PayloadTooLarge("El cuerpo de la solicitud supera el límite.")
     if code in (400, 422):
-        detalle = _messages(getattr(exc, "data", None)) or "Solicitud mal formada."
-        return ValidationError(detalle, status=code, errors=(getattr(exc, "data", None) or {}).get("messages", {}))
+        detail = _messages(getattr(exc, "data", None)) or "Solicitud mal formada."
+        return ValidationError(detail, status=code, errors=(getattr(exc, "data", None) or {}).get("messages", {}))
     if code == 503:
         return SourceUnavailable(exc.description or "Servicio no disponible.")
     error = ZeuesError(exc.description or "Error.")
@@ -116,4 +123,4 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         # The traceback goes to the log, never to the client.
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return problem(ZeuesError("Error interno; el equipo fue notificado en el registro del servidor."))
+        return problem(ZeuesError(INTERNAL_DETAIL))

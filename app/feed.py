@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 View = dict[str, Any]
 
+# What a closing process asks its clients to wait before polling again (another instance, or this one
+# restarted, will answer them).
+CLOSING_RETRY_MS = 1000
+
 
 @dataclasses.dataclass(frozen=True)
 class FeedSettings:
@@ -111,8 +115,9 @@ class FeedState:
         return self._views.get(self.canonical_tag(tag))
 
     def canonical_tag(self, tag: str) -> str:
-        """The tag as the sheet spells it, or ``tag`` itself when no spool has it."""
-        return self._tags.get(tag_key(tag), tag)
+        """The tag as the sheet spells it, or ``tag`` itself when no spool has it (an exact spelling
+        wins: two tags that differ only in case are two spools)."""
+        return tag if tag in self._views else self._tags.get(tag_key(tag), tag)
 
     def is_current(self, since: str | None) -> bool:
         """Whether ``since`` is the cursor of the data held now (a client that should wait)."""
@@ -259,7 +264,7 @@ class Feed:
         with self._lock:
             if self._state.is_current(since) and not self._closing:
                 return None
-            return self._state.answer(since, self.retry_after_ms)
+            return self._state.answer(since, self._retry_after_ms())
 
     def wait(self, since: str, timeout: float) -> Answer:
         """Hold until the snapshot moves past ``since`` or ``hold_seconds(timeout)`` pass, then answer."""
@@ -273,7 +278,12 @@ class Feed:
             with self._lock:
                 self.waiters -= 1
         with self._lock:
-            return self._state.answer(since, self.retry_after_ms)
+            return self._state.answer(since, self._retry_after_ms())
+
+    def _retry_after_ms(self) -> int:
+        """What answers ask clients to wait: while this process shuts down it answers every poll at
+        once, and a client that re-polled at once would spin on it until the port closes."""
+        return max(self.retry_after_ms, CLOSING_RETRY_MS) if self._closing else self.retry_after_ms
 
     # --- writing ------------------------------------------------------------------------------
 

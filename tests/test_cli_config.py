@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import collections
+import json
 import subprocess
 import sys
 
 import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app import create_app
 from app.config import ConfigError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, LiveServer
 
 
 def test_demo_loads_a_shop_with_every_role_and_every_state(tmp_path):
@@ -37,37 +41,83 @@ def test_demo_loads_a_shop_with_every_role_and_every_state(tmp_path):
     ],
 )
 def test_a_bad_setting_stops_the_app_with_one_line(tmp_path, capsys, setting, value, names):
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as caught:
         create_app({"DB": str(tmp_path / "x.sqlite3"), setting: value})
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and names in err
+    line = str(caught.value)
+    assert len(line.splitlines()) == 1 and line.startswith("zeues: configuration error: ") and names in line
+    # Whoever stops the start prints the line (the interpreter, gunicorn's worker), not the exception itself.
+    assert capsys.readouterr().err == ""
 
 
-def test_an_unusable_database_path_is_a_config_error(tmp_path, capsys):
+def test_an_unusable_database_path_is_a_config_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as caught:
         create_app({"DB": str(tmp_path / "file" / "zeues.sqlite3")})
-    assert "ZEUES_DB" in capsys.readouterr().err
+    assert "ZEUES_DB" in caught.value.message
 
 
-def start_gunicorn(tmp_path, **settings: str) -> subprocess.CompletedProcess:
-    """Run the real gunicorn with only ``settings`` in its environment, until it exits."""
+def run_server_command(tmp_path, args: list[str], settings: dict[str, str | None]) -> subprocess.CompletedProcess:
+    """Run ``python -m <args>`` in the checkout with only ``settings`` in its environment (None removes a
+    default), until it exits: a start that does not stop by itself within the bound fails the test."""
     env = {"PATH": "/usr/bin:/bin", "ZEUES_DB": str(tmp_path / "g.sqlite3"), "ZEUES_BIND": "127.0.0.1:0", **settings}
     return subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+        [sys.executable, "-m", *args],
         cwd=ROOT,
-        env=env,
+        env={name: value for name, value in env.items() if value is not None},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=30,
     )
+
+
+def start_gunicorn(tmp_path, **settings: str | None) -> subprocess.CompletedProcess:
+    """Run the real gunicorn with only ``settings`` in its environment, until it exits."""
+    return run_server_command(tmp_path, ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], settings)
+
+
+def the_one_line(stderr: str, name: str) -> str:
+    """The single configuration error line naming ``name``; there is no traceback."""
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if name in line]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("zeues: configuration error: "), stderr
+    return lines[0]
 
 
 def test_gunicorn_stops_on_a_bad_setting_instead_of_respawning(tmp_path):
     proc = start_gunicorn(tmp_path, ZEUES_TIMEZONE="Mars/Base")
+    assert proc.returncode == 4  # gunicorn's "App failed to load": the master halts
+    assert "ZEUES_TIMEZONE='Mars/Base'" in the_one_line(proc.stderr, "ZEUES_TIMEZONE")
+
+
+def test_the_flask_cli_stops_on_a_bad_setting_with_one_line(tmp_path):
+    proc = run_server_command(tmp_path, ["flask", "--app", "wsgi", "demo"], {"ZEUES_TIMEZONE": "Mars/Base"})
     assert proc.returncode != 0
-    assert "zeues: configuration error: ZEUES_TIMEZONE='Mars/Base'" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == the_one_line(proc.stderr, "ZEUES_TIMEZONE")
+    assert not (tmp_path / "g.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ZEUES_WORKERS", "two"),
+        ("ZEUES_WORKERS", "0"),  # gunicorn would listen with no worker: every request hangs
+        ("ZEUES_WORKER_CONNECTIONS", "many"),
+        ("ZEUES_WORKER_CONNECTIONS", "0"),
+        ("ZEUES_PORT", "http"),
+        ("ZEUES_BIND", "127.0.0.1:99999"),
+        ("ZEUES_ACCESSLOG", "{tmp}/no-such-folder/access.log"),
+        ("ZEUES_ACCESSLOG", "{tmp}"),  # a folder, not a file
+    ],
+)
+def test_gunicorn_refuses_a_bad_server_setting_with_one_line(tmp_path, name, value):
+    value = value.format(tmp=tmp_path)
+    # ZEUES_BIND, when set, wins over ZEUES_PORT.
+    proc = start_gunicorn(tmp_path, **({"ZEUES_BIND": None} if name == "ZEUES_PORT" else {}), **{name: value})
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == the_one_line(proc.stderr, name)
+    assert repr(value) in proc.stderr
+    assert not (tmp_path / "g.sqlite3").exists()
 
 
 def test_demo_if_empty_keeps_an_existing_shop(tmp_path):
@@ -88,3 +138,91 @@ def test_gunicorn_refuses_several_workers_on_a_google_sheet(tmp_path):
         "zeues: configuration error: ZEUES_WORKERS must be 1 with ZEUES_SPREADSHEET_ID "
         "(two processes writing one sheet could both take the same spool)"
     ]
+
+
+@pytest.mark.server
+def test_accesslog_yes_logs_requests_to_stdout_instead_of_a_file_named_yes(tmp_path):
+    stray = ROOT / "yes"
+    existed = stray.exists()
+    server = LiveServer(tmp_path, env={"ZEUES_ACCESSLOG": "yes"})
+    try:
+        server.start()
+        requests.get(f"{server.url}/api/workers", timeout=10)
+    finally:
+        server.stop()
+        created = not existed and stray.exists()
+        if created:
+            stray.unlink()
+    assert not created
+    assert '"GET /api/workers HTTP/1.1" 200' in server.log.read_text()
+
+
+@pytest.fixture(scope="module")
+def service_account_key() -> dict[str, str]:
+    """The fields of a service account's JSON key, with a real (throwaway) RSA private key."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return {
+        "type": "service_account",
+        "project_id": "zeues-test",
+        "private_key_id": "0123456789abcdef",
+        "private_key": private_key.decode(),
+        "client_email": "zeues@zeues-test.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+
+
+def sheets_app(tmp_path, key_text: str):
+    """create_app on a spreadsheet whose key file holds ``key_text``."""
+    key = tmp_path / "key.json"
+    key.write_text(key_text)
+    return create_app(
+        {"DB": str(tmp_path / "s.sqlite3"), "SPREADSHEET_ID": "1AbC", "GOOGLE_APPLICATION_CREDENTIALS": str(key)}
+    )
+
+
+def damaged(key: dict[str, str], damage: str | dict[str, str | None]) -> str:
+    """The key file's text: ``damage`` itself, or the key with those fields changed (None removes one)."""
+    if isinstance(damage, str):
+        return damage
+    return json.dumps({field: value for field, value in {**key, **damage}.items() if value is not None})
+
+
+BAD_PEM = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        ("{not json", "is not JSON"),
+        ("[]", "is not a service account key"),
+        ({"private_key": None}, "missing private_key"),
+        ({"client_email": ""}, "missing client_email"),
+        ({"type": None}, "missing type"),
+        ({"type": "authorized_user"}, "not a 'service_account' key"),
+        ({"private_key": BAD_PEM}, "private_key cannot be loaded"),
+    ],
+    ids=["not-json", "not-an-object", "no-private-key", "empty-client-email", "no-type", "oauth-client", "bad-pem"],
+)
+def test_a_broken_service_account_key_stops_the_start_with_one_line(tmp_path, service_account_key, damage, says):
+    with pytest.raises(ConfigError) as caught:
+        sheets_app(tmp_path, damaged(service_account_key, damage))
+    assert len(str(caught.value).splitlines()) == 1
+    assert caught.value.message.startswith("GOOGLE_APPLICATION_CREDENTIALS=") and says in caught.value.message
+    # The same file, repaired, is accepted (the check reads the key; it does not call Google).
+    app = sheets_app(tmp_path, json.dumps(service_account_key))
+    assert app.extensions["zeues"].store.name == "sheets"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["flask", "--app", "wsgi", "sheets-check"], ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]],
+    ids=["sheets-check", "gunicorn"],
+)
+def test_a_key_file_that_is_not_json_stops_sheets_check_and_the_server_with_one_line(tmp_path, command):
+    (tmp_path / "key.json").write_text("this is not the key\n")
+    settings = {"ZEUES_SPREADSHEET_ID": "1AbC", "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "key.json")}
+    proc = run_server_command(tmp_path, command, settings)
+    assert proc.returncode != 0
+    assert "is not JSON" in the_one_line(proc.stderr, "GOOGLE_APPLICATION_CREDENTIALS")

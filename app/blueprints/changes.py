@@ -5,10 +5,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Response, current_app
-from flask_smorest import Blueprint
 
 from ..extensions import zeues
 from ..feed import Answer
+from ..request_body import Blueprint
 from ..schemas import ChangesQuerySchema, ChangesSchema
 from .docs import problems
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 
 from ..domain.machine import Comando
 from ..domain.model import Accion, Operacion, Resultado
 from ..errors import ValidationError
 from ..extensions import zeues
+from ..request_body import Blueprint
 from ..schemas import ComandoSchema, CommandHeadersSchema, CompletarSchema, ResultadoComandoSchema
 from .docs import problems
 

@@ -1,8 +1,8 @@
 """``GET /api/health``: is the service up, which store, how fresh is the snapshot."""
 
-from flask_smorest import Blueprint
 
 from ..extensions import zeues
+from ..request_body import Blueprint
 from ..schemas import HealthSchema, QuerySchema
 from .docs import problems
 

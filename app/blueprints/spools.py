@@ -1,10 +1,10 @@
 """Spool reads: the list (with cursor), one spool, and its event history."""
 
 from flask import Response, current_app, request
-from flask_smorest import Blueprint
 
 from ..domain.errors import NotFound
 from ..extensions import zeues
+from ..request_body import Blueprint
 from ..schemas import (
     ConditionalHeadersSchema,
     HistorialSchema,

@@ -1,8 +1,8 @@
 """``GET /api/workers``."""
 
-from flask_smorest import Blueprint
 
 from ..extensions import zeues
+from ..request_body import Blueprint
 from ..schemas import QuerySchema, WorkersSchema
 from .docs import problems
 

@@ -271,6 +271,7 @@ def test_close_answers_held_requests(app):
     feed.close()
     answer = feed.answer_now(cursor)  # would hold; answers at once when closing
     assert answer["changed"] is False and answer["cursor"] == cursor
+    assert answer["retry_after_ms"] >= 1000  # and asks not to be polled again at once
 
 
 def test_a_sort_in_the_source_changes_the_order_but_not_the_cursor(app, client):
@@ -378,3 +379,9 @@ def test_tags_are_found_whatever_the_case_and_the_spaces_around_them():
     assert state.canonical_tag(" mk-1-cw-1-001") == "MK-1-CW-1-001"
     state.replace({})
     assert state.view("MK-1-CW-1-001") is None
+
+
+def test_two_tags_that_differ_only_in_case_are_two_spools():
+    state = FeedState(history=8)
+    state.replace({"mk-1": view("mk-1", "a"), "MK-1": view("MK-1", "b")})
+    assert state.view("MK-1")["version"] == "b" and state.view("mk-1")["version"] == "a"

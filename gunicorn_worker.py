@@ -1,0 +1,93 @@
+"""gunicorn's gevent worker, answering gunicorn's own errors as problem+json and halting on a refused start.
+
+Outside the ``app`` package on purpose: the master imports the worker class, and importing ``app``
+there would load Flask and the whole app into the master, where every later worker (also after a
+``kill -HUP`` meant to load new code) would inherit it. The app's modules are imported only inside
+the worker, once it has loaded the app.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from gunicorn import util
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.ggevent import GeventWorker
+
+# Spanish sentences by status, as the app's own details; gunicorn's English reason follows them.
+_DETAILS = {
+    414: "La línea de la solicitud (método, ruta y consulta) supera el límite del servidor",
+    431: "Las cabeceras de la solicitud superan el límite del servidor",
+}
+_MALFORMED = "Solicitud HTTP mal formada"
+# gunicorn's reason can quote what the client sent: enough of it to debug, not a page of it.
+_REASON_CHARS = 200
+
+
+class _Recorder:
+    """Stands in for the client socket while gunicorn writes its HTML error page, keeping the bytes."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self.written = bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        """Keep the page instead of sending it."""
+        self.written += data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class ProblemJsonWorker(GeventWorker):
+    """The gevent worker, whose own error answers are problem+json (SPEC §5) like the app's."""
+
+    def init_process(self) -> None:
+        """Boot as gunicorn does; a refused start prints its one line and halts the master."""
+        try:
+            super().init_process()
+        except SystemExit as exc:
+            # A SystemExit carrying a message while the app loads (app.config.ConfigError, also from
+            # post_worker_init) is a setting that cannot work: print it, then exit with gunicorn's
+            # "App failed to load" status so the master stops instead of respawning a worker that
+            # would fail the same way, forever.
+            if self.booted or not isinstance(exc.code, str):
+                raise
+            print(exc.code, file=sys.stderr, flush=True)
+            sys.exit(Arbiter.APP_LOAD_ERROR)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        """Let gunicorn log the request it could not serve and choose its status, then answer problem+json."""
+        page = _Recorder(client)
+        super().handle_error(req, page, addr, exc)
+        # gunicorn writes "HTTP/1.1 <status> <reason>\r\n...": its choice of status, kept as is.
+        status_line = bytes(page.written).split(b"\r\n", 1)[0].decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) != 3 or not parts[1].isdigit():
+            return  # nothing recorded: gunicorn wrote its page some other way, straight to the client
+        try:
+            util.write_nonblock(client, self._problem_response(int(parts[1]), parts[2], exc))
+        except Exception:
+            self.log.debug("Failed to send error message.")
+
+    def _problem_response(self, status: int, reason: str, exc: BaseException) -> bytes:
+        """The whole HTTP answer for gunicorn's ``status``, with the app's problem body."""
+        from app.domain.errors import ZeuesError
+        from app.errors import INTERNAL_DETAIL, PROBLEM_JSON, ValidationError, problem_body
+
+        if status >= 500 and status != 501:
+            error = ZeuesError(INTERNAL_DETAIL)
+        else:
+            # 501 is gunicorn's answer to a Transfer-Encoding it does not implement: the client's request.
+            cause = str(exc)[:_REASON_CHARS]
+            error = ValidationError(f"{_DETAILS.get(status, _MALFORMED)}: {cause}", status=status)
+        body = json.dumps(problem_body(error)).encode()
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\n"
+            "Connection: close\r\n"
+            f"Content-Type: {PROBLEM_JSON}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode("latin-1") + body
