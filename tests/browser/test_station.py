@@ -144,6 +144,24 @@ def test_a_failed_lookup_leaves_no_card_on_screen(pages, shop, failure):
     expect(station.page.get_by_test_id("tag-input")).to_be_focused()
 
 
+@pytest.mark.parametrize(
+    ("operacion", "estado", "nombre"),
+    [
+        ("SOLD", "ARM_COMPLETADO", "Soldadura"),
+        ("REPARACION", "RECHAZADO", "Reparación"),
+    ],
+)
+def test_completing_soldadura_or_reparacion_says_completada(pages, shop, operacion, estado, nombre):
+    tag = shop.spools(estado=estado)[0]["tag_spool"]
+    station = pages.station_at(tag, shop.worker("SOLDADOR"), operacion)
+    station.action("TOMAR").click()
+    expect(station.message).to_contain_text("tomado")
+
+    station.action("COMPLETAR").click()
+
+    expect(station.message).to_have_text(f"{nombre} de {tag} completada.")
+
+
 def test_metrologia_completion_asks_aprobado_or_rechazado(pages, shop):
     maria = shop.worker("METROLOGIA")
     tag = shop.spools(estado="SOLD_COMPLETADO")[0]["tag_spool"]

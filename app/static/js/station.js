@@ -390,7 +390,7 @@
     if (accion === 'TOMAR') { return 'Spool ' + tag + ' tomado para ' + Z.texts.operacion(operacion) + '.'; }
     if (accion === 'PAUSAR') { return 'Spool ' + tag + ' pausado: queda libre.'; }
     if (resultado) { return 'Metrología de ' + tag + ': ' + resultado + '.'; }
-    return Z.texts.operacion(operacion) + ' de ' + tag + ' completado.';
+    return Z.texts.operacion(operacion) + ' de ' + tag + ' ' + Z.texts.completado(operacion) + '.';
   }
 
   // SPEC §9: a conflict whose refreshed spool is held by someone else says so plainly.
