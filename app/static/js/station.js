@@ -85,7 +85,7 @@
       setTimeout(function () {
         loadingWorkers = false;
         loadWorkers();
-      }, Z.http.retryAfterMs(res) || Z.http.backoffMs(workerRetries, 1000, 30000));
+      }, Z.http.retryAfterMs(res) || Z.http.reconnectMs(workerRetries));
       workerRetries += 1;
     });
   }
