@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import full_name
+from .conftest import LANDSCAPE, full_name
 
 pytestmark = pytest.mark.browser
 
@@ -21,6 +22,19 @@ BACK_ONLINE_MS = 8_000
 FAILED_POLLS = 5
 # Every jitter draw at the top of its range: the slowest the board can come back.
 WORST_JITTER = "Math.random = function () { return 0.999; };"
+
+# Runs in the test's own Chromium: collects the rows that were ever wholly on screen, and the
+# visible rows that were not (a page cut by the screen's edge), until every tag was seen.
+SEEN_ON_SCREEN = """(tags) => {
+  const seen = window.seenRows = window.seenRows || new Set();
+  const cut = window.cutRows = window.cutRows || new Set();
+  for (const row of document.querySelectorAll('[data-testid=board-row]')) {
+    if (row.offsetParent === null) continue;
+    const box = row.getBoundingClientRect();
+    (box.top >= 0 && box.bottom <= window.innerHeight ? seen : cut).add(row.dataset.tag);
+  }
+  return tags.every((tag) => seen.has(tag));
+}"""
 
 
 def count(board, estado: str) -> int:
@@ -88,7 +102,7 @@ def test_the_board_rides_out_a_wifi_drop(pages, shop):
     board.context.set_offline(False)
 
     expect(connection).to_have_attribute("data-state", "online")
-    expect(row(board, tag)).to_be_visible()
+    expect(row(board, tag)).to_be_attached()
     assert_not_reloaded(board)
 
 
@@ -116,13 +130,31 @@ def test_the_board_is_back_within_seconds_of_a_server_restart(pages, shop, live_
     assert_not_reloaded(board)
 
 
+def test_a_wall_screen_shows_every_occupied_spool_within_one_paging_cycle(pages, shop):
+    occupied = [s["tag_spool"] for s in shop.spools() if s["ocupado_por"]]
+    board = pages.open("/board?pagina_s=1", LANDSCAPE)
+    rows = board.get_by_test_id("board-row")
+    expect(rows).to_have_count(len(occupied))
+    indicator = board.get_by_test_id("board-page")
+    expect(indicator).to_have_text(re.compile(r"^Página \d+/\d+$"))
+    cycle = int(indicator.text_content().split("/")[1])
+    assert cycle > 1
+    assert sum(r.is_visible() for r in rows.all()) < len(occupied)  # the other pages' rows are hidden
+
+    board.wait_for_function(SEEN_ON_SCREEN, arg=occupied, timeout=(cycle + 2) * 1_000)
+
+    assert board.evaluate("[...window.cutRows]") == []
+    for count in board.get_by_test_id("board").locator("[data-testid^=board-count-]").all():
+        expect(count).to_be_in_viewport()
+
+
 @pytest.mark.parametrize("answer", ["reset", "removed"])
 def test_a_spool_deleted_from_the_sheet_leaves_the_board(pages, shop, answer):
     spools = shop.spools()
     gone = next(s for s in spools if s["ocupado_por"])
     kept = [s for s in spools if s["tag_spool"] != gone["tag_spool"]]
     board = pages.board()
-    expect(row(board, gone["tag_spool"])).to_be_visible()
+    expect(row(board, gone["tag_spool"])).to_be_attached()
     # The next answer says the spool is gone: as a full reset (from a process that never knew
     # it) or as a delta naming it; a long retry_after_ms keeps the board from asking again.
     body = {"cursor": "otro", "changed": True, "retry_after_ms": 60_000}
