@@ -74,12 +74,16 @@ class Shop:
         workers = [w for w in self.get("/workers")["workers"] if w["activo"] and w["roles"] == [rol]]
         return workers[index]
 
-    def tomar(self, tag: str, worker: dict, operacion: str) -> dict:
-        """Take a spool as another tablet would, straight through the API."""
+    def command(self, accion: str, tag: str, worker: dict, operacion: str) -> dict:
+        """TOMAR, PAUSAR or COMPLETAR as another tablet would, straight through the API."""
         body = {"tag_spool": tag, "worker_id": worker["id"], "operacion": operacion}
-        response = requests.post(f"{self.url}/api/tomar-accion", json=body, timeout=10)
+        response = requests.post(f"{self.url}/api/{accion.lower()}-accion", json=body, timeout=10)
         assert response.status_code == 200, response.text
         return response.json()["spool"]
+
+    def tomar(self, tag: str, worker: dict, operacion: str) -> dict:
+        """Take a spool as another tablet would."""
+        return self.command("TOMAR", tag, worker, operacion)
 
 
 def full_name(worker: dict) -> str:

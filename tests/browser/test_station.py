@@ -101,6 +101,67 @@ def test_an_unknown_tag_is_reported_and_the_scan_field_keeps_focus(pages, shop):
     expect(station.page.get_by_test_id("tag-input")).to_be_focused()
 
 
+def test_a_tag_typed_in_lower_case_with_spaces_opens_the_spool_by_its_own_tag(pages, shop):
+    pedro, supervisor = shop.worker("ARMADOR", 1), shop.worker("SUPERVISOR")
+    tag = shop.spools(estado="DISPONIBLE")[0]["tag_spool"]
+    station = pages.station()
+    station.sign_in(pedro, "ARM")
+
+    station.page.keyboard.type(f"  {tag.lower()} ")
+    station.page.keyboard.press("Enter")
+
+    expect(station.card).to_contain_text(tag)
+    station.action("TOMAR").click()
+    expect(station.message).to_contain_text(f"Spool {tag} tomado para Armado")
+    expect(station.card).to_contain_text(f"Ocupado por {full_name(pedro)}")
+    assert events(shop, tag) == [("TOMAR_ARM", pedro["id"])]
+
+    shop.command("PAUSAR", tag, supervisor, "ARM")  # from another tablet
+
+    expect(station.card).to_have_attribute("data-estado", "DISPONIBLE")
+    expect(station.card).to_contain_text("Libre")
+    expect(station.action("TOMAR")).to_be_visible()
+
+
+@pytest.mark.parametrize("failure", ["unknown tag", "server error", "no answer"])
+def test_a_failed_lookup_leaves_no_card_on_screen(pages, shop, failure):
+    shown, other = (s["tag_spool"] for s in shop.spools(estado="DISPONIBLE")[:2])
+    station = pages.station_at(shown, shop.worker("ARMADOR"))
+    expect(station.action("TOMAR")).to_be_visible()
+    scanned, words = "NO-EXISTE-1", "No existe el spool «NO-EXISTE-1»"
+    if failure == "server error":
+        scanned, words = other, "Error del servidor"
+        station.page.route(f"**/api/spools/{other}", answer_with_problem("INTERNAL", 500))
+    elif failure == "no answer":
+        scanned, words = other, "Sin conexión con el servidor"
+        station.page.route(f"**/api/spools/{other}", lambda route: route.abort("internetdisconnected"))
+
+    station.page.keyboard.type(scanned)
+    station.page.keyboard.press("Enter")
+
+    expect(station.message).to_contain_text(words)
+    expect(station.card).to_be_hidden()
+    expect(station.page.get_by_test_id("tag-input")).to_be_focused()
+
+
+@pytest.mark.parametrize(
+    ("operacion", "estado", "nombre"),
+    [
+        ("SOLD", "ARM_COMPLETADO", "Soldadura"),
+        ("REPARACION", "RECHAZADO", "Reparación"),
+    ],
+)
+def test_completing_soldadura_or_reparacion_says_completada(pages, shop, operacion, estado, nombre):
+    tag = shop.spools(estado=estado)[0]["tag_spool"]
+    station = pages.station_at(tag, shop.worker("SOLDADOR"), operacion)
+    station.action("TOMAR").click()
+    expect(station.message).to_contain_text("tomado")
+
+    station.action("COMPLETAR").click()
+
+    expect(station.message).to_have_text(f"{nombre} de {tag} completada.")
+
+
 def test_metrologia_completion_asks_aprobado_or_rechazado(pages, shop):
     maria = shop.worker("METROLOGIA")
     tag = shop.spools(estado="SOLD_COMPLETADO")[0]["tag_spool"]

@@ -6,9 +6,16 @@
   var TICK_MS = 10000;
   // Longer than a shift: most likely a spool someone forgot to pause, for a supervisor to release.
   var FORGOTTEN_MS = 8 * 60 * 60 * 1000;
+  // A wall screen has nobody to scroll it: the occupied list turns its pages by itself, so
+  // every occupied spool is on screen once per cycle. ?pagina_s=N sets the seconds a page
+  // stays up (a screen read from far away may want longer).
+  var PAGE_S = { standard: 8, min: 1, max: 300 };
+  // Room kept under the last row, so it does not sit flush on the screen's edge.
+  var BOTTOM_GAP_PX = 16;
 
   var feed;
   var nodes;
+  var page = 0;
 
   function occupiedSince(spool) {
     return Z.clock.parseIso(spool.timestamp_ocupacion);
@@ -52,10 +59,48 @@
     nodes.occupiedCount.textContent = occupied.length ? '(' + occupied.length + ')' : '';
   }
 
+  function pageSeconds() {
+    var match = /[?&]pagina_s=(\d+(?:\.\d+)?)/.exec(window.location.search);
+    var seconds = match ? parseFloat(match[1]) : PAGE_S.standard;
+    return Math.min(Math.max(seconds, PAGE_S.min), PAGE_S.max);
+  }
+
+  // Shows the rows of the current page, as many as fit between the list's top and the
+  // screen's bottom. Measured, not counted: a name that wraps makes its row taller, and the
+  // offline notice pushes the list down.
+  function paginate() {
+    var rows = nodes.rows.children;
+    var room;
+    var pageOf = [];
+    var pages = 0;
+    var used = 0;
+    var i;
+    for (i = 0; i < rows.length; i += 1) { Z.ui.show(rows[i], true); }
+    room = window.innerHeight - BOTTOM_GAP_PX -
+      (nodes.rows.getBoundingClientRect().top + (window.pageYOffset || 0));
+    for (i = 0; i < rows.length; i += 1) {
+      if (!pages || (used > 0 && used + rows[i].offsetHeight > room)) {
+        pages += 1;
+        used = 0;
+      }
+      pageOf.push(pages - 1);
+      used += rows[i].offsetHeight;
+    }
+    if (page >= pages) { page = 0; }
+    for (i = 0; i < rows.length; i += 1) { Z.ui.show(rows[i], pageOf[i] === page); }
+    nodes.page.textContent = pages > 1 ? 'Página ' + (page + 1) + '/' + pages : '';
+  }
+
+  function turnPage() {
+    page += 1;
+    paginate();
+  }
+
   function render() {
     var spools = feed.list();
     renderCounts(spools);
     renderRows(spools);
+    paginate();
   }
 
   function start() {
@@ -66,6 +111,7 @@
       empty: Z.ui.byId('board-empty'),
       total: Z.ui.byId('board-total'),
       occupiedCount: Z.ui.byId('occupied-count'),
+      page: Z.ui.byId('board-page'),
       counts: {}
     };
     Z.texts.ESTADOS.forEach(function (estado) {
@@ -84,10 +130,13 @@
         nodes.stale.textContent = connection === 'online' || !feed.lastAnswerMs ? '' :
           'Sin conexión con el servidor: datos de las ' +
           Z.clock.clockTime(feed.lastAnswerMs) + '. Reintentando…';
+        paginate();
       }
     });
     feed.start();
     setInterval(Z.ui.tickElapsed, TICK_MS);
+    setInterval(turnPage, pageSeconds() * 1000);
+    window.addEventListener('resize', paginate);
   }
 
   start();

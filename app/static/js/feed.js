@@ -6,11 +6,13 @@
   // connection, never a quiet shop, trips it.
   var HOLD_S = 25;
   var POLL_DEADLINE_MS = (HOLD_S + 10) * 1000;
-  var BACKOFF_BASE_MS = 1000;
-  var BACKOFF_CAP_MS = 30000;
   // A server hint is honoured, but a broken proxy's "Retry-After: 86400" must not freeze a
   // board on the wall for a day.
   var MAX_HINT_MS = 5 * 60 * 1000;
+  // A hold answered long before its time with nothing new means nobody is holding (a server
+  // draining its requests on shutdown answers every poll at once): asking again at once
+  // would spin, hundreds of polls a second from every tablet.
+  var EARLY_EMPTY_PAUSE_MS = 1000;
 
   // options: onChange(tags) after the spools changed (tags: the tags touched, or null after
   // a full reset); onState('online' | 'offline', info) when the connection changes.
@@ -62,27 +64,35 @@
 
   Feed.prototype.poll = function () {
     var feed = this;
-    var url = '/api/changes?timeout=' + HOLD_S +
+    // Until a poll has come back, ask for an answer at once: a server back from a restart
+    // with the same data would otherwise hold the first poll 25 s, all that time with the
+    // page saying "Sin conexión".
+    var holdS = this.state === 'online' ? HOLD_S : 0;
+    var sentMs = new Date().getTime();
+    var url = '/api/changes?timeout=' + holdS +
       (this.cursor ? '&since=' + encodeURIComponent(this.cursor) : '');
     this.pending = Z.http.request({ url: url, timeoutMs: POLL_DEADLINE_MS }, function (res) {
       feed.pending = null;
       if (res.status === 200 && res.data && res.data.cursor) {
-        feed.answered(res.data);
+        feed.answered(res.data, new Date().getTime() - sentMs < holdS * 1000 / 2);
       } else {
         feed.failed(res);
       }
     });
   };
 
-  Feed.prototype.answered = function (body) {
+  // early: the server answered in less than half the hold we asked for.
+  Feed.prototype.answered = function (body, early) {
     var wasOnline = this.state === 'online';
+    var wait = body.retry_after_ms > 0 ? body.retry_after_ms : 0;
     this.failures = 0;
     this.lastAnswerMs = Z.clock.now();
     this.cursor = body.cursor;
     // Scheduled before the page redraws, so a drawing error cannot stop the board following.
     // retry_after_ms > 0 means the server answers from a stale copy of a failing source:
     // polling faster would only add to its load.
-    this.schedule(Math.min(body.retry_after_ms > 0 ? body.retry_after_ms : 0, MAX_HINT_MS));
+    if (early && !body.changed) { wait = Math.max(wait, EARLY_EMPTY_PAUSE_MS); }
+    this.schedule(Math.min(wait, MAX_HINT_MS));
     if (body.reset) {
       // A reset is the whole truth: spools deleted from the sheet meanwhile must go too.
       this.spools = {};
@@ -96,7 +106,7 @@
 
   Feed.prototype.failed = function (res) {
     var wait = Math.min(Z.http.retryAfterMs(res), MAX_HINT_MS) ||
-      Z.http.backoffMs(this.failures, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
+      Z.http.reconnectMs(this.failures);
     this.failures += 1;
     // The server never refuses a cursor (§6), so a 4xx means something in between is
     // confused: start over from a full snapshot rather than repeat the same request.

@@ -64,6 +64,17 @@
     return Math.floor(Math.random() * Math.min(capMs, baseMs * Math.pow(2, attempt)));
   }
 
+  // Pages and server share the plant's LAN, so a page that lost the server (a restart, a
+  // Wi-Fi blip) should find it again within seconds: a ceiling of 5 s, not the 30 s an
+  // integration across the internet would use. Full jitter still spreads a floor of tablets
+  // over those 5 s, which one gevent worker meets without effort.
+  var RECONNECT_BASE_MS = 1000;
+  var RECONNECT_CAP_MS = 5000;
+
+  function reconnectMs(attempt) {
+    return backoffMs(attempt, RECONNECT_BASE_MS, RECONNECT_CAP_MS);
+  }
+
   // The server's own hint, from retry_after_ms in the body or a Retry-After header
   // (seconds or an HTTP date); 0 when it gave none.
   function retryAfterMs(res) {
@@ -98,6 +109,7 @@
   Z.http = {
     request: request,
     backoffMs: backoffMs,
+    reconnectMs: reconnectMs,
     retryAfterMs: retryAfterMs,
     newKey: newKey
   };

@@ -22,6 +22,7 @@
     worker: null,
     operacion: null,
     tag: null,
+    lookup: null,
     choosing: false,
     busy: false,
     cardKey: null,
@@ -84,7 +85,7 @@
       setTimeout(function () {
         loadingWorkers = false;
         loadWorkers();
-      }, Z.http.retryAfterMs(res) || Z.http.backoffMs(workerRetries, 1000, 30000));
+      }, Z.http.retryAfterMs(res) || Z.http.reconnectMs(workerRetries));
       workerRetries += 1;
     });
   }
@@ -142,6 +143,7 @@
     state.worker = worker;
     state.operacion = operations.length === 1 ? operations[0] : null;
     state.tag = null;
+    state.lookup = null;
     state.choosing = false;
     state.mineKey = null;
     nodes.who.textContent = Z.texts.fullName(worker);
@@ -180,6 +182,7 @@
     state.worker = null;
     state.operacion = null;
     state.tag = null;
+    state.lookup = null;
     state.choosing = false;
     nodes.who.textContent = '';
     Z.ui.show(nodes.stepWork, false);
@@ -224,24 +227,29 @@
       say('error', Z.texts.problem('VALIDATION_ERROR'));
       return;
     }
-    openSpool(tag, false);
+    openSpool(tag);
   }
 
-  function openSpool(tag, choosing) {
-    state.tag = tag;
-    state.choosing = choosing;
-    state.cardKey = null;
+  // The card shows only a spool the server has just confirmed, and knows it by the tag the
+  // server answered with: a worker may type it in lower case or with spaces around it, but
+  // the feed, the card and every later command use the canonical tag_spool. The previous
+  // card goes at once, so a tap while the lookup is under way cannot act on the wrong spool,
+  // and it stays gone when the lookup fails.
+  function openSpool(typed) {
+    state.lookup = typed;
+    state.tag = null;
+    state.choosing = false;
     renderCard();
-    say('info', 'Buscando ' + tag + '…');
-    Z.api.spool(tag, function (res) {
-      if (state.tag !== tag) { return; }
+    say('info', 'Buscando ' + typed + '…');
+    Z.api.spool(typed, function (res) {
+      if (state.lookup !== typed) { return; }
+      state.lookup = null;
       if (res.status === 200 && res.data) {
+        state.tag = res.data.tag_spool;
         say('info', '');
         feed.put([res.data]);
       } else if (res.status === 404) {
-        state.tag = null;
-        renderCard();
-        say('error', 'No existe el spool «' + tag + '». Revise el código.');
+        say('error', 'No existe el spool «' + typed + '». Revise el código.');
       } else {
         say('error', Z.texts.problem(res.data && res.data.code, res.status));
       }
@@ -332,7 +340,7 @@
 
   function renderCard() {
     var spool = currentSpool();
-    var key = spool ? [spool.version, state.operacion, state.choosing, state.busy].join('|') : null;
+    var key = spool ? [spool.tag_spool, spool.version, state.operacion, state.choosing, state.busy].join('|') : '';
     if (key === state.cardKey) { return; }
     state.cardKey = key;
     Z.ui.clear(nodes.card);
@@ -367,6 +375,7 @@
     // Metrología is completed with a verdict: ask for it before sending anything.
     if (accion === 'COMPLETAR' && operacion === 'METROLOGIA') {
       state.tag = spool.tag_spool;
+      state.lookup = null;
       state.choosing = true;
       renderCard();
       // From Mis spools the card may be off screen, and the question is asked there.
@@ -381,7 +390,7 @@
     if (accion === 'TOMAR') { return 'Spool ' + tag + ' tomado para ' + Z.texts.operacion(operacion) + '.'; }
     if (accion === 'PAUSAR') { return 'Spool ' + tag + ' pausado: queda libre.'; }
     if (resultado) { return 'Metrología de ' + tag + ': ' + resultado + '.'; }
-    return Z.texts.operacion(operacion) + ' de ' + tag + ' completado.';
+    return Z.texts.operacion(operacion) + ' de ' + tag + ' ' + Z.texts.completado(operacion) + '.';
   }
 
   // SPEC §9: a conflict whose refreshed spool is held by someone else says so plainly.
@@ -409,6 +418,7 @@
     state.busy = true;
     state.choosing = false;
     state.tag = spool.tag_spool;
+    state.lookup = null;
     renderCard();
     renderMine();
     say('info', 'Enviando ' + Z.texts.accion(accion) + '…');
@@ -461,7 +471,7 @@
       el('span', { 'class': 'mine-tag' }, [spool.tag_spool]),
       el('span', { 'class': 'mine-sub' }, [Z.texts.operacion(operacion) + ' · hace ', Z.ui.elapsed(spool.timestamp_ocupacion)])
     ]);
-    open.addEventListener('click', function () { openSpool(spool.tag_spool, false); });
+    open.addEventListener('click', function () { openSpool(spool.tag_spool); });
     return el('div', { 'class': 'mine-row', 'data-testid': 'mis-spool', 'data-tag': spool.tag_spool }, [
       open,
       el('div', { 'class': 'mine-actions' }, ['PAUSAR', 'COMPLETAR'].map(function (accion) {

@@ -22,6 +22,15 @@
     REPARACION: 'Reparación'
   };
 
+  // The participle agrees with the operation's noun: "Armado … completado", "Soldadura …
+  // completada".
+  var COMPLETADO = {
+    ARM: 'completado',
+    SOLD: 'completada',
+    METROLOGIA: 'completada',
+    REPARACION: 'completada'
+  };
+
   var ROLES = {
     ARMADOR: 'Armador',
     SOLDADOR: 'Soldador',
@@ -73,6 +82,7 @@
     CONFLICT: CONFLICT,
     estado: function (code) { return ESTADO_LABELS[code] || code; },
     operacion: function (code) { return OPERACIONES[code] || code; },
+    completado: function (code) { return COMPLETADO[code] || 'completado'; },
     rol: function (code) { return ROLES[code] || code; },
     accion: function (code) { return ACCIONES[code] || code; },
     problem: problem,
