@@ -70,7 +70,14 @@ class CommandService:
                     previo = self.store.idempotency(idempotency_key)
                     if previo is not None:
                         return self._replay(previo, huella)
-                decision, respuesta = self._decidir(comando, idempotency_key, huella)
+                try:
+                    decision, respuesta = self._decidir(comando, idempotency_key, huella)
+                except _CON_SPOOL:
+                    # Another process may have committed this very key between the check above and
+                    # the fresh read (a retry sent to a second instance): its answer is the one.
+                    if idempotency_key is not None and (previo := self.store.idempotency(idempotency_key)):
+                        return self._replay(previo, huella)
+                    raise
                 try:
                     self.store.commit(decision)
                 except StaleWrite:  # DuplicateIdempotencyKey included: decide again on fresh data
