@@ -1,4 +1,5 @@
-"""Flask CLI commands: ``demo``, ``import`` (spools and workers from CSV), ``sheets-check``, ``sheets-init``."""
+"""Flask CLI commands: ``demo``, ``import`` (spools and workers from CSV), ``sheets-check``, ``sheets-init``,
+``db upgrade`` / ``db status`` (the PostgreSQL schema)."""
 
 from __future__ import annotations
 
@@ -114,9 +115,61 @@ def sheets_init_command() -> None:
         raise click.ClickException(exc.detail) from exc
 
 
+def _postgres_store():
+    """The app's PostgreSQL store, or a clear refusal on another store."""
+    from .stores.postgres import PostgresStore
+
+    store = zeues().store
+    if not isinstance(store, PostgresStore):
+        raise click.ClickException(
+            f"ZEUES_DATABASE_URL is not set: the service is running on {store.name}, whose schema needs no migration."
+        )
+    return store
+
+
+@click.group("db")
+def db_group() -> None:
+    """The PostgreSQL schema (ZEUES_DATABASE_URL): its version and migrations."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade_command() -> None:
+    """Apply the migrations the database lacks (safe while other instances run or start)."""
+    from .stores import postgres_schema
+
+    try:
+        applied = _postgres_store().upgrade()
+    except (SourceUnavailable, postgres_schema.SchemaTooNew) as exc:
+        raise click.ClickException(getattr(exc, "detail", str(exc))) from exc
+    for migration in applied:
+        click.echo(f"Applied migration {migration.version}: {migration.description}.")
+    click.echo(f"The database schema is at version {postgres_schema.LATEST}, the latest.")
+
+
+@db_group.command("status")
+@with_appcontext
+def db_status_command() -> None:
+    """Tell the database's schema version and the latest this release knows (exit 1 if they differ)."""
+    from .stores import postgres_schema
+
+    try:
+        version = _postgres_store().schema_version()
+    except SourceUnavailable as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"The database schema is at version {version}; this release knows {postgres_schema.LATEST}.")
+    if version < postgres_schema.LATEST:
+        click.echo("Run `flask --app wsgi db upgrade` (every instance also upgrades it when it starts).")
+    elif version > postgres_schema.LATEST:
+        click.echo(postgres_schema.too_new_message(version))
+    if version != postgres_schema.LATEST:
+        raise click.exceptions.Exit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(demo_command)
     app.cli.add_command(import_command)
     app.cli.add_command(sheets_check_command)
     app.cli.add_command(sheets_init_command)
+    app.cli.add_command(db_group)
