@@ -44,7 +44,7 @@ _EVENTS = f"SELECT {', '.join(f'm.{c}' for c in EVENT_FIELDS)} FROM metadata m"
 # taken for an outage, logged and answered with 503, never mistaken the other way round).
 _MISCONFIGURED = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied")
 
-_UNAVAILABLE = "PostgreSQL no responde; no se escribió nada. Reintente en unos segundos."
+_UNAVAILABLE = "PostgreSQL no responde. Reintente en unos segundos."
 
 
 def _spool(row: Mapping[str, Any]) -> Spool:
@@ -102,7 +102,6 @@ class PostgresStore(Store):
             conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:
             raise ConfigError(f"ZEUES_DATABASE_URL is not a PostgreSQL URL: {_first_line(exc)}") from exc
-        self.url = url
         self.pool_size, self.pool_timeout = pool_size, pool_timeout
         # Every call is bounded: the connection attempt, each statement (a row lock held by a
         # stuck transaction included), the wait for a pooled connection, and a transaction left open.
@@ -161,7 +160,7 @@ class PostgresStore(Store):
                     open=False,
                 )
                 pool.open(wait=False)
-                self._pool, self._pool_pid, self._schema_ready = pool, pid, False
+                self._pool, self._pool_pid = pool, pid
             return self._pool
 
     @contextmanager

@@ -151,6 +151,9 @@ def upgrade(conn: psycopg.Connection, target: int = LATEST) -> list[Migration]:
     """Apply the migrations the database lacks up to ``target``, all in one transaction under the
     advisory lock; return those applied (none when another process got there first)."""
     with conn.transaction():
+        # Bounded, but well past the service's per-statement limit: a migration may rewrite a long
+        # log, and the processes starting beside the one migrating wait here for it.
+        conn.execute("SET LOCAL statement_timeout = '5min'")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_version ("

@@ -236,6 +236,25 @@ def test_an_empty_database_is_migrated_on_first_use_and_runs_the_demo(tmp_path, 
     assert len(spools) == len(demo.spools())
 
 
+def test_import_loads_csv_files_into_the_database(tmp_path, postgres_url):
+    (tmp_path / "trabajadores.csv").write_text("id,nombre,apellido,roles,activo\n7,Ñico,Pérez,ARMADOR,TRUE\n")
+    (tmp_path / "spools.csv").write_text("TAG SPOOL,Cliente\nMK-9-CW-9-001,ACME\n")
+    app = create_app({"TESTING": True, "DB": str(tmp_path / "unused.sqlite3"), "DATABASE_URL": postgres_url})
+    try:
+        result = app.test_cli_runner().invoke(
+            args=["import", "--spools", str(tmp_path / "spools.csv"), "--workers", str(tmp_path / "trabajadores.csv")]
+        )
+        assert result.exit_code == 0, result.output
+        client = app.test_client()
+        tomado = client.post(
+            "/api/tomar-accion", json={"tag_spool": "MK-9-CW-9-001", "worker_id": 7, "operacion": "ARM"}
+        )
+    finally:
+        app.extensions["zeues"].store.close()
+    assert tomado.status_code == 200
+    assert tomado.json["spool"]["ocupado_por_nombre"] == "Ñico Pérez"
+
+
 def test_a_database_one_migration_behind_is_upgraded_keeping_its_data(empty_url):
     with psycopg.connect(empty_url) as conn:
         postgres_schema.upgrade(conn, target=postgres_schema.LATEST - 1)
@@ -335,15 +354,18 @@ def test_a_database_url_beside_a_spreadsheet_stops_the_start_with_one_line(tmp_p
 
 
 @pytest.mark.parametrize(
-    ("url", "message"),
+    ("config", "message"),
     [
-        ("mysql://zeues@localhost/zeues", "must be a postgresql:// URL"),
-        ("postgresql://zeues@localhost/zeues?pasword=typo", "invalid URI query parameter"),
+        ({"DATABASE_URL": "mysql://zeues@localhost/zeues"}, "must be a postgresql:// URL"),
+        ({"DATABASE_URL": "postgresql://zeues@localhost/zeues?pasword=typo"}, "invalid URI query parameter"),
+        ({"DATABASE_POOL_SIZE": 2.5}, "ZEUES_DATABASE_POOL_SIZE=2.5 must be a positive whole number"),
+        ({"DATABASE_STATEMENT_TIMEOUT": 0}, "ZEUES_DATABASE_STATEMENT_TIMEOUT=0 must be a positive number"),
     ],
 )
-def test_a_malformed_database_url_stops_the_start(tmp_path, url, message):
+def test_a_malformed_database_setting_stops_the_start(tmp_path, config, message):
+    config = {"TESTING": True, "DB": str(tmp_path / "z.sqlite3"), "DATABASE_URL": "postgresql://z@h/z", **config}
     with pytest.raises(ConfigError) as caught:
-        create_app({"TESTING": True, "DB": str(tmp_path / "z.sqlite3"), "DATABASE_URL": url})
+        create_app(config)
     assert message in caught.value.message
 
 
