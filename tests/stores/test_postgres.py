@@ -21,7 +21,7 @@ from app.domain.errors import SourceUnavailable
 from app.domain.machine import Comando, decidir
 from app.domain.model import Accion, Estado, Operacion
 from app.stores import postgres_schema, verify_at_start
-from app.stores.base import StaleWrite
+from app.stores.base import DuplicateIdempotencyKey, StaleWrite
 from app.stores.postgres import PostgresStore
 from tests.conftest import ROOT, make_postgres_app
 
@@ -89,6 +89,32 @@ def test_thirty_store_instances_racing_for_one_spool_commit_once(store, postgres
     winner = decisions[won.index(True)]
     assert store.events(tag) == [winner.event]
     assert store.spool(tag) == winner.despues
+
+
+def test_one_key_committed_by_two_store_instances_at_once_is_recorded_once(store, postgres_url):
+    tags = [libre(store, 0), libre(store, 1)]  # two spools: only the key can collide
+    stores = [PostgresStore(postgres_url) for _ in tags]
+    decisions = [tomar(s, tag, key="tap-9") for s, tag in zip(stores, tags, strict=True)]
+    barrier = threading.Barrier(2)
+
+    def commit(i: int) -> str:
+        barrier.wait()
+        try:
+            stores[i].commit(decisions[i])
+        except DuplicateIdempotencyKey:
+            return "duplicate"
+        return "committed"
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(commit, range(2)))
+    finally:
+        for s in stores:
+            s.close()
+    assert sorted(outcomes) == ["committed", "duplicate"]
+    winner = decisions[outcomes.index("committed")]
+    assert store.idempotency("tap-9").event == winner.event
+    assert [len(store.events(tag)) for tag in tags] == [int(d is winner) for d in decisions]
 
 
 def test_the_same_idempotency_key_sent_to_two_apps_applies_once(tmp_path, postgres_url):
