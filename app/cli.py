@@ -1,5 +1,5 @@
 """Flask CLI commands: ``demo``, ``import`` (spools and workers from CSV: app/importer.py), ``sheets-check``,
-``sheets-init``."""
+``sheets-init``, ``db upgrade`` / ``db status`` (the PostgreSQL schema)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def demo_command(if_empty: bool) -> None:
     store = zeues().store
     snapshot = store.snapshot()
     if if_empty and snapshot.spools:
-        click.echo(f"{current_app.config['DB']} already holds spools; demo not loaded.")
+        click.echo(f"{store.location} already holds spools; demo not loaded.")
         return
     spools = demo.spools()
     try:
@@ -31,7 +31,7 @@ def demo_command(if_empty: bool) -> None:
         store.load(spools, demo.WORKERS, {s.tag_spool: s.version for s in snapshot.spools})
     except StaleWrite as exc:
         raise click.ClickException(f"spool {exc} changed while loading the demo; run it again") from exc
-    click.echo(f"Demo shop loaded into {current_app.config['DB']}: {len(demo.WORKERS)} workers, {len(spools)} spools.")
+    click.echo(f"Demo shop loaded into {store.location}: {len(demo.WORKERS)} workers, {len(spools)} spools.")
 
 
 @click.command("import")
@@ -107,9 +107,61 @@ def sheets_init_command() -> None:
         raise click.ClickException(exc.detail) from exc
 
 
+def _postgres_store():
+    """The app's PostgreSQL store, or a clear refusal on another store."""
+    from .stores.postgres import PostgresStore
+
+    store = zeues().store
+    if not isinstance(store, PostgresStore):
+        raise click.ClickException(
+            f"ZEUES_DATABASE_URL is not set: the service is running on {store.name}, whose schema needs no migration."
+        )
+    return store
+
+
+@click.group("db")
+def db_group() -> None:
+    """The PostgreSQL schema (ZEUES_DATABASE_URL): its version and migrations."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade_command() -> None:
+    """Apply the migrations the database lacks (safe while other instances run or start)."""
+    from .stores import postgres_schema
+
+    try:
+        applied = _postgres_store().upgrade()
+    except (SourceUnavailable, postgres_schema.SchemaTooNew) as exc:
+        raise click.ClickException(getattr(exc, "detail", str(exc))) from exc
+    for migration in applied:
+        click.echo(f"Applied migration {migration.version}: {migration.description}.")
+    click.echo(f"The database schema is at version {postgres_schema.LATEST}, the latest.")
+
+
+@db_group.command("status")
+@with_appcontext
+def db_status_command() -> None:
+    """Tell the database's schema version and the latest this release knows (exit 1 if they differ)."""
+    from .stores import postgres_schema
+
+    try:
+        version = _postgres_store().schema_version()
+    except SourceUnavailable as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"The database schema is at version {version}; this release knows {postgres_schema.LATEST}.")
+    if version < postgres_schema.LATEST:
+        click.echo("Run `flask --app wsgi db upgrade` (every instance also upgrades it when it starts).")
+    elif version > postgres_schema.LATEST:
+        click.echo(postgres_schema.too_new_message(version))
+    if version != postgres_schema.LATEST:
+        raise click.exceptions.Exit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(demo_command)
     app.cli.add_command(import_command)
     app.cli.add_command(sheets_check_command)
     app.cli.add_command(sheets_init_command)
+    app.cli.add_command(db_group)

@@ -41,6 +41,22 @@ class Defaults:
     # here so requests wait for a slot instead of drawing 429s (share it out when running several workers).
     SHEETS_READS_PER_MINUTE = 60
     SHEETS_WRITES_PER_MINUTE = 60
+    # ZEUES_DATABASE_URL: postgresql://user:password@host/dbname runs on PostgreSQL (SPEC §12): several
+    # worker processes and instances on one database. Empty: the embedded SQLite file.
+    DATABASE_URL = ""
+    # ZEUES_DATABASE_POOL_SIZE: connections each worker process may open. A command holds one for a
+    # few milliseconds, so 10 serve hundreds of tablets; instances x workers x (pool + 1 listener)
+    # must stay under the server's max_connections (100 by default).
+    DATABASE_POOL_SIZE = 10
+    # ZEUES_DATABASE_POOL_TIMEOUT: seconds a request waits for a free connection (or for the database
+    # to come back) before it answers 503 SOURCE_UNAVAILABLE with Retry-After.
+    DATABASE_POOL_TIMEOUT = 5.0
+    # ZEUES_DATABASE_CONNECT_TIMEOUT: seconds one connection attempt may take (libpq counts whole
+    # seconds, at least 2), so an unreachable host fails instead of hanging a worker.
+    DATABASE_CONNECT_TIMEOUT = 5
+    # ZEUES_DATABASE_STATEMENT_TIMEOUT: seconds one statement may run, waiting on a row lock
+    # included; a command's statements take milliseconds, so this only ends what is stuck.
+    DATABASE_STATEMENT_TIMEOUT = 5.0
     # ZEUES_TIMEZONE: the plant's zone, for the fecha_* dates (timestamps are always UTC).
     TIMEZONE = "UTC"
     # ZEUES_MAX_CONTENT_LENGTH: commands are a few hundred bytes; anything over 64 KB is refused.
@@ -107,10 +123,38 @@ def check(app: Any) -> None:
     cfg["SQLITE_SYNCHRONOUS"] = sync
     if not isinstance(cfg["MAX_CONTENT_LENGTH"], int) or cfg["MAX_CONTENT_LENGTH"] <= 0:
         raise ConfigError(f"ZEUES_MAX_CONTENT_LENGTH={cfg['MAX_CONTENT_LENGTH']!r} must be a positive number of bytes")
+    _check_database(cfg)
     _check_sheets(cfg)
     db = str(cfg["DB"])
     if db != ":memory:":
         cfg["DB"] = db if os.path.isabs(db) else os.path.join(app.instance_path, db)
+
+
+def _check_database(cfg: Any) -> None:
+    """A PostgreSQL URL is the only source of truth when set: never beside a spreadsheet."""
+    url = str(cfg["DATABASE_URL"] or "")
+    if not url:
+        return
+    if cfg["SPREADSHEET_ID"]:
+        raise ConfigError(
+            "ZEUES_DATABASE_URL and ZEUES_SPREADSHEET_ID are both set: choose one source of truth "
+            "(PostgreSQL or the Google Sheet)"
+        )
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("ZEUES_DATABASE_URL must be a postgresql:// URL (postgresql://user:password@host/dbname)")
+    for name in (
+        "DATABASE_POOL_TIMEOUT",
+        "DATABASE_CONNECT_TIMEOUT",
+        "DATABASE_STATEMENT_TIMEOUT",
+        "DATABASE_POOL_SIZE",
+    ):
+        whole = name == "DATABASE_POOL_SIZE"  # a pool holds whole connections
+        try:
+            ok = float(cfg[name]) > 0 and (not whole or float(cfg[name]).is_integer())
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"ZEUES_{name}={cfg[name]!r} must be a positive {'whole ' if whole else ''}number")
 
 
 def _check_sheets(cfg: Any) -> None:

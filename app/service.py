@@ -15,7 +15,7 @@ from .domain.errors import IdempotencyKeyReused, InvalidTransition, NotHolder, S
 from .domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, Comando, Decision, decidir
 from .domain.model import Event, Spool, Worker
 from .feed import Feed
-from .stores.base import StaleWrite, Store
+from .stores.base import IdempotencyRecord, StaleWrite, Store
 
 # Errors raised once the spool is known carry it, so a client can refresh without another request.
 _CON_SPOOL = (VersionConflict, SpoolOccupied, InvalidTransition, NotHolder)
@@ -75,12 +75,15 @@ class CommandService:
                 # Checked every round: a duplicate from another process may have committed while
                 # we decided, which surfaces here as a stale write.
                 if idempotency_key is not None and (recorded := self.store.idempotency(idempotency_key)):
-                    if recorded.request_hash != digest:
-                        raise IdempotencyKeyReused(
-                            "Esta Idempotency-Key ya se usó con otra solicitud; genere una nueva para cada acción."
-                        )
-                    return Outcome(recorded.spool, recorded.event, self.store.workers())
-                decision, workers = self._decidir(comando, idempotency_key, digest)
+                    return self._replay(recorded, digest)
+                try:
+                    decision, workers = self._decidir(comando, idempotency_key, digest)
+                except _CON_SPOOL:
+                    # Another process may have committed this very key between the check above and
+                    # the fresh read (a retry sent to a second instance): its answer is the one.
+                    if idempotency_key is not None and (recorded := self.store.idempotency(idempotency_key)):
+                        return self._replay(recorded, digest)
+                    raise
                 try:
                     self.store.commit(decision)
                 except StaleWrite:  # DuplicateIdempotencyKey included: decide again on fresh data
@@ -88,6 +91,14 @@ class CommandService:
                 self.feed.publish(decision.despues, workers)
                 return Outcome(decision.despues, decision.event, workers)
         raise VersionConflict(f"El spool {comando.tag_spool} cambia demasiado rápido; reintente.")
+
+    def _replay(self, recorded: IdempotencyRecord, digest: str) -> Outcome:
+        """What the first command with this key did; refused when the key came with another request."""
+        if recorded.request_hash != digest:
+            raise IdempotencyKeyReused(
+                "Esta Idempotency-Key ya se usó con otra solicitud; genere una nueva para cada acción."
+            )
+        return Outcome(recorded.spool, recorded.event, self.store.workers())
 
     def _decidir(self, comando: Comando, key: str | None, digest: str) -> tuple[Decision, Mapping[int, Worker]]:
         """Decide on fresh data; a refusal once the spool is known carries it, for the client to refresh."""

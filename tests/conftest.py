@@ -17,6 +17,7 @@ from flask import Flask
 
 from app import create_app, demo
 from app.domain.model import Estado, Spool, Worker
+from tests.postgres_server import shared_postgres, stop_shared_postgres
 from tests.sheets_shop import make_sheets_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,14 +30,44 @@ def make_sqlite_app(tmp_path: Path, spools: Iterable[Spool] = (), workers: Itera
     return app
 
 
+def make_postgres_app(tmp_path: Path, spools: Iterable[Spool] = (), workers: Iterable[Worker] = (), **config) -> Flask:
+    """An app on a fresh database (a clone of the migrated template) holding ``spools`` and ``workers``."""
+    config.setdefault("DATABASE_URL", shared_postgres().create_database())
+    app = create_app({"TESTING": True, "DB": str(tmp_path / "unused.sqlite3"), **config})
+    app.extensions["zeues"].store.load(spools, workers)
+    return app
+
+
 # Store kinds the contract and flow suites run against. Each factory takes
 # (tmp_path, spools, workers, **config) and returns an app whose store holds exactly that data.
-APP_FACTORIES: dict[str, Callable[..., Flask]] = {"sqlite": make_sqlite_app, "sheets": make_sheets_app}
+APP_FACTORIES: dict[str, Callable[..., Flask]] = {
+    "sqlite": make_sqlite_app,
+    "sheets": make_sheets_app,
+    "postgres": make_postgres_app,
+}
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The run's throwaway PostgreSQL server (initdb in a temporary directory, a unix socket only),
+    started on first use and stopped with its files removed at the end of the session."""
+    yield shared_postgres()
+    stop_shared_postgres()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh migrated database, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
 
 
 @pytest.fixture(params=sorted(APP_FACTORIES))
 def make_shop(request, tmp_path):
     """Build an app on chosen data, once per store kind: ``make_shop(spools, workers)``."""
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_server")  # so the session stops the server it starts
     apps: list[Flask] = []
 
     def make(spools: Iterable[Spool] | None = None, workers: Iterable[Worker] | None = None, **config) -> Flask:
@@ -52,6 +83,8 @@ def make_shop(request, tmp_path):
     yield make
     for app in apps:
         app.extensions["zeues"].store.close()
+        if app.config.get("DATABASE_URL"):
+            shared_postgres().drop_database(app.config["DATABASE_URL"])
 
 
 @pytest.fixture
@@ -107,15 +140,20 @@ def tag_en(app_or_client, estado: Estado, index: int = 0) -> str:
 
 
 class LiveServer:
-    """The real gunicorn + gevent server in a subprocess, on a SQLite file loaded with the demo shop."""
+    """The real gunicorn + gevent server in a subprocess, on a SQLite file loaded with the demo shop,
+    or on the PostgreSQL database ``database_url`` (several servers may share one: instances)."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, env: dict[str, str] | None = None, database_url: str | None = None, name: str = "gunicorn"
+    ) -> None:
         self.db = tmp_path / "live.sqlite3"
         # The first start binds port 0 and reads the port gunicorn got from its log, so parallel
         # runs cannot pick the same one; restarts reuse it, so clients keep their URL.
         self.port = 0
-        self.log = tmp_path / "gunicorn.log"
+        self.log = tmp_path / f"{name}.log"
         self.env = {**os.environ, "ZEUES_DB": str(self.db), **(env or {})}
+        if database_url:
+            self.env["ZEUES_DATABASE_URL"] = database_url
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -124,7 +162,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def load_demo(self) -> None:
-        """Run the real ``flask demo`` command on the server's file."""
+        """Run the real ``flask demo`` command on the server's file or database."""
         subprocess.run(
             [sys.executable, "-m", "flask", "--app", "wsgi", "demo"],
             cwd=ROOT,

@@ -1,4 +1,4 @@
-"""Stores: the port every source of truth implements, and its adapters."""
+"""Stores: the port every source of truth implements, and its adapters (SQLite, PostgreSQL, Google Sheets)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ log = logging.getLogger(__name__)
 
 
 def open_store(config: Mapping[str, Any]) -> Store:
-    """The store the configuration selects: the embedded SQLite file unless a spreadsheet is set."""
+    """The store the configuration selects: PostgreSQL or a Google Sheet when set, else the embedded
+    SQLite file."""
+    if config.get("DATABASE_URL"):
+        # Imported here, in the process that serves: psycopg must load after gevent's patching.
+        from .postgres import PostgresStore
+
+        return PostgresStore.from_config(config)
     if config.get("SPREADSHEET_ID"):
         from .sheets import SheetsStore
 
@@ -28,13 +34,21 @@ def open_store(config: Mapping[str, Any]) -> Store:
         raise ConfigError(f"ZEUES_DB={config['DB']!r} cannot be opened as a SQLite database: {exc}") from exc
 
 
+# What to run about a store's problems at start, by store name.
+_FIXES = {
+    "sheets": " (see `flask sheets-check`, fix with `flask sheets-init`)",
+    "postgres": " (see `flask --app wsgi db status`)",
+}
+
+
 def verify_at_start(store: Store) -> None:
     """Stop a starting worker with one clear line when the source of truth is misshapen (a wrong
-    spreadsheet id, missing tabs or headers); one merely unreachable now is left to the retries."""
+    spreadsheet id, missing tabs or headers, a refused database login); one merely unreachable now
+    is left to the retries."""
     try:
         problems = store.check()
     except SourceUnavailable as exc:
         log.warning("the %s store is not reachable at start (%s); commands answer 503 until it is", store.name, exc)
         return
     if problems:
-        raise ConfigError("; ".join(problems) + " (see `flask sheets-check`, fix with `flask sheets-init`)")
+        raise ConfigError("; ".join(problems) + _FIXES.get(store.name, ""))

@@ -1,10 +1,11 @@
-"""The store port: what the service needs from a source of truth (SQLite file or Google Sheet)."""
+"""The store port: what the service needs from a source of truth (SQLite file, PostgreSQL, Google Sheet)."""
 
 from __future__ import annotations
 
 import abc
 import dataclasses
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 from ..domain.machine import Decision
 from ..domain.model import Event, Spool, Worker
@@ -36,11 +37,24 @@ class DuplicateIdempotencyKey(StaleWrite):
     """Another process committed a command with the same Idempotency-Key first."""
 
 
+class ChangeListener(Protocol):
+    """Push notification of changes made by any process (a store's LISTEN connection)."""
+
+    def wait(self, timeout: float) -> set[str] | None:
+        """Block up to ``timeout`` s: the tags that changed, None for "reload everything", an empty set
+        on timeout; raise SourceUnavailable when the connection is lost (then open a new listener)."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
 class Store(abc.ABC):
     """A source of truth. Every method either fully happens or raises; none half-writes."""
 
     #: Short name reported by ``/api/health``.
     name: str = "?"
+    #: Where the data lives, for messages to the operator (a file, a spreadsheet id, a database).
+    location: str = ""
 
     @abc.abstractmethod
     def snapshot(self) -> Snapshot:
@@ -82,6 +96,11 @@ class Store(abc.ABC):
         """Problems that keep the source of truth from serving (missing tabs or headers), one line
         each; a store that cannot be misshapen has none."""
         return []
+
+    def listener(self) -> ChangeListener | None:
+        """A new listener for changes committed by any process, or None when the store cannot push
+        them (then only polling sees other processes' changes)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing to release
         """Release connections."""

@@ -98,7 +98,7 @@ class SqliteStore(Store):
     def __init__(self, path: str, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> None:
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.path = path
+        self.path = self.location = path
         # One connection per process: sqlite3 calls never yield to another greenlet, and the lock
         # keeps a transaction whole should a future driver yield.
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -57,3 +57,24 @@ def test_the_key_survives_a_restart(tmp_path, app):
     assert segunda.status_code == 200 and segunda.json == primera.json
     assert events_count(otra.test_client(), tag) == 1
     otra.extensions["zeues"].store.close()
+
+
+def test_a_duplicate_committed_elsewhere_while_this_one_decides_is_answered_not_refused(tmp_path, app, monkeypatch):
+    tag = tag_en(app, Estado.DISPONIBLE)
+    payload = {"tag_spool": tag, "worker_id": 1, "operacion": "ARM"}
+    otra = make_sqlite_app(tmp_path)  # another process on the same file, e.g. a second instance
+    store = app.extensions["zeues"].store
+    read_spool, primera = store.spool, []
+
+    def spool_after_the_other_process_commits(t):
+        # The retry's key was checked a moment ago and not found; the first attempt commits now.
+        if not primera:
+            primera.append(otra.test_client().post("/api/tomar-accion", json=payload, headers={"Idempotency-Key": "d"}))
+        return read_spool(t)
+
+    monkeypatch.setattr(store, "spool", spool_after_the_other_process_commits)
+    segunda = app.test_client().post("/api/tomar-accion", json=payload, headers={"Idempotency-Key": "d"})
+    otra.extensions["zeues"].store.close()
+    assert primera[0].status_code == segunda.status_code == 200
+    assert segunda.json == primera[0].json
+    assert events_count(app.test_client(), tag) == 1

@@ -46,6 +46,7 @@ class SheetsStore(Store):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = SheetsClient(settings, sleep, clock)
+        self.location = f"spreadsheet {settings.spreadsheet_id}"
         self.layout = Layout(self.client)
         self.reads = ReadBatcher(self.layout)
         self._lock = threading.RLock()

@@ -1,0 +1,215 @@
+"""Two real gunicorn instances (two gevent workers each) on one PostgreSQL database, alone and behind
+the real nginx running deploy/nginx.conf (SPEC §12)."""
+
+from __future__ import annotations
+
+import socketserver
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.conftest import LiveServer, nothing_changed
+from tests.nginx_server import Nginx
+
+pytestmark = pytest.mark.server
+
+TOMADORES = (1, 2, 3, 4)  # every active ARMADOR of the demo shop
+
+
+@pytest.fixture(scope="module")
+def instances(postgres_server, tmp_path_factory):
+    """Instances A and B on one database loaded with the demo shop."""
+    url = postgres_server.create_database()
+    tmp = tmp_path_factory.mktemp("instances")
+    # Each worker process reads the database every second: until the feed follows the database's
+    # change announcements, that is how one process learns of another's commands.
+    env = {"ZEUES_WORKERS": "2", "ZEUES_FEED_POLL_S": "1", "ZEUES_FEED_BUSY_POLL_S": "1", "ZEUES_FEED_IDLE_POLL_S": "1"}
+    servers = [LiveServer(tmp, env, database_url=url, name=f"instance-{n}") for n in "ab"]
+    servers[0].load_demo()
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(LiveServer.start, servers))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+        postgres_server.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def libres(instances):
+    """Free spools of the demo shop, one for each test that takes one (an instance's snapshot may
+    not show yet what another instance took a moment ago: asking it again could hand out a taken one)."""
+    spools = requests.get(f"{instances[0].url}/api/spools", params={"estado": "DISPONIBLE"}, timeout=10).json()
+    return iter([s["tag_spool"] for s in spools["spools"]])
+
+
+def historial(base_url: str, tag: str) -> list[dict]:
+    return requests.get(f"{base_url}/api/spools/{tag}/historial", timeout=10).json()["events"]
+
+
+def test_thirty_concurrent_tomar_across_two_instances_one_wins(instances, libres):
+    tag = next(libres)
+    barrier = threading.Barrier(30)
+
+    def tomar(i: int) -> requests.Response:
+        payload = {"tag_spool": tag, "worker_id": TOMADORES[i % len(TOMADORES)], "operacion": "ARM"}
+        with requests.Session() as session:
+            barrier.wait()  # all thirty leave together, half to each instance
+            return session.post(f"{instances[i % 2].url}/api/tomar-accion", json=payload, timeout=30)
+
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(tomar, range(30)))
+
+    assert sorted(r.status_code for r in answers) == [200] + [409] * 29
+    assert {r.json()["code"] for r in answers if r.status_code == 409} == {"SPOOL_OCCUPIED"}
+    winner = next(r.json() for r in answers if r.status_code == 200)
+    for server in instances:
+        assert [e["id"] for e in historial(server.url, tag)] == [winner["event"]["id"]]
+
+
+def test_one_idempotency_key_sent_to_both_instances_applies_once(instances, libres):
+    tag = next(libres)
+    payload = {"tag_spool": tag, "worker_id": 1, "operacion": "ARM"}
+    barrier = threading.Barrier(10)
+
+    def tap(i: int) -> requests.Response:
+        barrier.wait()
+        return requests.post(
+            f"{instances[i % 2].url}/api/tomar-accion", json=payload, headers={"Idempotency-Key": "tap-ab"}, timeout=30
+        )
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(tap, range(10)))
+
+    assert {r.status_code for r in answers} == {200}
+    assert len({r.text for r in answers}) == 1
+    assert [e["id"] for e in historial(instances[1].url, tag)] == [answers[0].json()["event"]["id"]]
+
+
+# --- behind nginx ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nginx(instances):
+    """The deploy configuration in front of A and B."""
+    proxy = Nginx(tuple(f"127.0.0.1:{s.port}" for s in instances))
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+def held_poll(base_url: str, timeout: int, deadline_s: float = 20.0) -> tuple[str, requests.Response, float]:
+    """Follow the feed as a client does until a poll is held: each of the four worker processes
+    answers from its own snapshot, and one that has not read the latest change yet answers at once
+    with a delta or a reset. Returns the cursor sent, the held answer and how long it was held."""
+    cursor = requests.get(f"{base_url}/api/changes", timeout=10).json()["cursor"]
+    deadline = time.monotonic() + deadline_s
+    while True:
+        start = time.monotonic()
+        answer = requests.get(f"{base_url}/api/changes", params={"since": cursor, "timeout": timeout}, timeout=40)
+        elapsed = time.monotonic() - start
+        if not answer.json()["changed"] or time.monotonic() > deadline:
+            return cursor, answer, elapsed
+        cursor = answer.json()["cursor"]
+
+
+def test_reads_and_commands_pass_through_nginx(instances, libres, nginx):
+    tag = next(libres)
+    listado = requests.get(f"{nginx.url}/api/spools", timeout=10)
+    tomado = requests.post(
+        f"{nginx.url}/api/tomar-accion", json={"tag_spool": tag, "worker_id": 1, "operacion": "ARM"}, timeout=10
+    )
+    assert listado.status_code == 200 and tag in [s["tag_spool"] for s in listado.json()["spools"]]
+    assert tomado.status_code == 200
+    assert tomado.json()["spool"]["estado"] == "OCUPADO_ARM"
+    assert [e["id"] for e in historial(nginx.url, tag)] == [tomado.json()["event"]["id"]]
+
+
+def test_a_long_poll_is_held_through_nginx_for_its_whole_timeout_and_never_cached(instances, libres, nginx):
+    cursor, held, elapsed = held_poll(nginx.url, timeout=3)
+    assert held.status_code == 200
+    assert held.json() == nothing_changed(cursor)
+    assert 2.0 <= elapsed < 3.5
+    assert held.headers["Cache-Control"] == "no-store"
+
+    tag = next(libres)
+    requests.post(
+        f"{nginx.url}/api/tomar-accion", json={"tag_spool": tag, "worker_id": 1, "operacion": "ARM"}, timeout=10
+    ).raise_for_status()
+    # The same request again: an answer kept by the proxy would say nothing changed.
+    again = requests.get(f"{nginx.url}/api/changes", params={"since": cursor, "timeout": 8}, timeout=15).json()
+    assert again["changed"] is True
+    assert tag in [s["tag_spool"] for s in again["spools"]]
+
+
+class Dropper(socketserver.ThreadingTCPServer):
+    """An instance that dies after receiving a request: reads it, then closes without answering."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.received = 0
+        super().__init__(("127.0.0.1", 0), _DropHandler)
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        """host:port for the upstream list."""
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class _DropHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        while self.rfile.readline() not in (b"\r\n", b""):
+            pass
+        self.server.received += 1
+
+
+@pytest.mark.parametrize(
+    ("method", "key", "retried"),
+    [("POST", "tap-retry-1", True), ("POST", None, False), ("GET", None, True)],
+    ids=["keyed-command-retried", "unkeyed-command-not-retried", "read-retried"],
+)
+def test_nginx_sends_a_request_to_the_other_instance_only_when_that_is_safe(instances, libres, method, key, retried):
+    tag = next(libres)
+    dropper = Dropper()
+    # The dropper is first in the list: nginx's round robin starts there.
+    proxy = Nginx((dropper.address, f"127.0.0.1:{instances[1].port}"))
+    try:
+        proxy.start()
+        if method == "POST":
+            answer = requests.post(
+                f"{proxy.url}/api/tomar-accion",
+                json={"tag_spool": tag, "worker_id": 1, "operacion": "ARM"},
+                headers={"Idempotency-Key": key} if key else {},
+                timeout=10,
+            )
+        else:
+            answer = requests.get(f"{proxy.url}/api/spools/{tag}", timeout=10)
+    finally:
+        proxy.stop(keep_files=True)  # nginx writes a request's log line after answering: read it once stopped
+        dropper.shutdown()
+        dropper.server_close()
+    [line] = [row for row in proxy.access_log() if tag in row or "tomar-accion" in row]
+    proxy.stop()
+
+    assert dropper.received == 1
+    tried = line.split("upstreams=")[1].split(", ")
+    eventos = historial(instances[1].url, tag)
+    if retried:
+        assert answer.status_code == 200
+        assert tried == [dropper.address, f"127.0.0.1:{instances[1].port}"]
+        assert len(eventos) == (1 if method == "POST" else 0)
+    else:
+        # Nothing says whether the first instance applied it: the client is told to retry, in the
+        # API's own error shape, and nothing was applied twice.
+        assert answer.status_code == 503
+        assert answer.headers["Content-Type"] == "application/problem+json"
+        assert answer.json()["code"] == "SOURCE_UNAVAILABLE" and answer.headers["Retry-After"] == "5"
+        assert tried == [dropper.address]
+        assert eventos == []
