@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 View = dict[str, Any]
 
+# Past this many spools in one announcement (an UPDATE of the whole table), one full read is cheaper.
+FOLLOW_AT_MOST = 50
+
 # What a closing process asks its clients to wait before polling again (another instance, or this one
 # restarted, will answer them).
 CLOSING_RETRY_MS = 1000
@@ -307,6 +310,20 @@ class Feed:
                 del self._rendered[tag]
             return True
 
+    def publish_read(self, tag: str, spool: Spool | None, workers: Mapping[int, Worker], published: int) -> bool:
+        """Show a spool read fresh after a change announced by another process (None: it was removed);
+        False (nothing applied) when a local publish happened since ``published``, as in ``replace``."""
+        with self._lock:
+            if published != self.published:
+                return False
+            self.published += 1
+            if spool is None:
+                self._moved(self._state.apply({}, removed=[tag]))
+                self._rendered.pop(tag, None)
+            else:
+                self._moved(self._state.apply({tag: self._render(spool, workers)}))
+            return True
+
     def _render(self, spool: Spool, workers: Mapping[int, Worker]) -> View:
         """The spool's wire shape, reused while the spool and its holder's name are unchanged (a poll of
         a large shop would otherwise dump every spool again); caller holds the lock."""
@@ -355,7 +372,12 @@ class Poller:
         self._changes_seen = 0
         self._failing_since: float | None = None
         self._retry_after_s = 0.0
+        # Whether the store's change announcements are heard now (None: it makes none, only polls see
+        # other processes' changes).
+        self.notify: bool | None = False if store.announces_changes else None
+        self._listener: Any = None
         self._stop = threading.Event()
+        self._poke = threading.Event()  # polls at once (the announcements were lost)
         self._thread: threading.Thread | None = None
 
     def ensure_fresh(self) -> None:
@@ -388,6 +410,8 @@ class Poller:
             self._last_change, self._busy_until = now, now + self.settings.busy_window_s
         if self._failing_since is not None:
             return self._retry_after_s
+        if self.notify:
+            return self.settings.idle_poll_s  # every change is announced: polling is only a safety net
         if now < self._busy_until:
             return self.settings.busy_poll_s
         if now - self._last_change > self.settings.idle_after_s:
@@ -413,23 +437,73 @@ class Poller:
         """Freshness of the snapshot for ``/api/health``."""
         age = None if self._last_sync is None else round(self.clock() - self._last_sync, 3)
         stale = self._failing_since is not None or age is None or age > self.settings.stale_after_s
-        return {"last_sync_age_s": age, "stale": stale}
+        return {"last_sync_age_s": age, "stale": stale, "notify": self.notify}
 
     def start(self) -> None:
-        """Start the poller (a greenlet under gevent); call once per worker process."""
+        """Start the poller (a greenlet under gevent), and the listener when the store announces
+        changes; call once per worker process."""
         if self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, name="zeues-feed-poller", daemon=True)
         self._thread.start()
+        if self.store.announces_changes:
+            threading.Thread(target=self._listen, name="zeues-feed-listener", daemon=True).start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.poll_once()
-            self._stop.wait(self.next_poll_s())
+            self._poke.wait(self.next_poll_s())
+            self._poke.clear()
+
+    def _listen(self) -> None:
+        """Follow the store's announcements (PostgreSQL LISTEN): publish each changed spool at once.
+        While the connection is lost, the §6 polling carries the feed; reconnect with backoff."""
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                self._listener = listener = self.store.listener()
+            except Exception as exc:
+                log.debug("change listener not connected: %s", exc)
+                self._stop.wait(random.uniform(backoff / 2, backoff))
+                backoff = min(self.settings.max_backoff_s, backoff * 2)
+                continue
+            backoff = 1.0
+            try:
+                self.poll_once()  # what changed before LISTEN was never announced
+                self.notify = True
+                log.info("following the store's change announcements")
+                while not self._stop.is_set():
+                    self.follow(listener.wait(1.0))
+            except Exception as exc:
+                if not self._stop.is_set():
+                    log.warning("change announcements lost (%s); polling until they are back", exc)
+            finally:
+                self.notify = False
+                self._poke.set()
+                listener.close()
+
+    def follow(self, tags: list[str] | None) -> None:
+        """Publish the spools an announcement names, each read fresh (None or many: read everything)."""
+        if not tags:
+            if tags is None:
+                self.poll_once()
+            return
+        if len(tags) > FOLLOW_AT_MOST:
+            self.poll_once()
+            return
+        workers = self.store.workers()
+        for tag in tags:
+            for _ in range(3):  # a local command publishing meanwhile makes this read possibly older
+                published = self.feed.published
+                if self.feed.publish_read(tag, self.store.spool(tag), workers, published):
+                    break
 
     def stop(self) -> None:
-        """Stop polling."""
+        """Stop polling and listening."""
         self._stop.set()
+        self._poke.set()
+        if self._listener is not None:
+            self._listener.close()
 
 
 def serve_in_gunicorn_worker(worker: Any) -> None:

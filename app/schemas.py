@@ -223,6 +223,13 @@ class HealthSchema(Schema):
     cursor = fields.String()
     last_sync_age_s = fields.Float(allow_none=True)
     stale = fields.Boolean()
+    notify = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "whether this process hears the store's change announcements (PostgreSQL); "
+            "null for a store that makes none"
+        },
+    )
     waiters = fields.Integer(metadata={"description": "long-poll requests held by this process"})
 
 

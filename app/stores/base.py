@@ -40,9 +40,9 @@ class DuplicateIdempotencyKey(StaleWrite):
 class ChangeListener(Protocol):
     """Push notification of changes made by any process (a store's LISTEN connection)."""
 
-    def wait(self, timeout: float) -> set[str] | None:
-        """Block up to ``timeout`` s: the tags that changed, None for "reload everything", an empty set
-        on timeout; raise SourceUnavailable when the connection is lost (then open a new listener)."""
+    def wait(self, timeout: float) -> list[str] | None:
+        """Block up to ``timeout`` s: the tags that changed in commit order, None for "reload everything",
+        an empty list on timeout; raise SourceUnavailable when the connection is lost (then open a new one)."""
 
     def close(self) -> None:
         """Release the connection."""
@@ -55,6 +55,8 @@ class Store(abc.ABC):
     name: str = "?"
     #: Where the data lives, for messages to the operator (a file, a spreadsheet id, a database).
     location: str = ""
+    #: Whether ``listener()`` gives one: the store announces every commit, by any process.
+    announces_changes: bool = False
 
     @abc.abstractmethod
     def snapshot(self) -> Snapshot:

@@ -89,6 +89,7 @@ class PostgresStore(Store):
     """One PostgreSQL database shared by every worker process of every instance."""
 
     name = "postgres"
+    announces_changes = True
 
     def __init__(
         self,
@@ -369,22 +370,23 @@ class NotifyListener:
         """The server process serving this connection (what pg_terminate_backend takes)."""
         return self._conn.info.backend_pid
 
-    def wait(self, timeout: float) -> set[str] | None:
+    def wait(self, timeout: float) -> list[str] | None:
         """Block up to ``timeout`` seconds for announcements. Returns the tags of the spools that
-        changed, None when everything may have changed (a worker, a truncate: reload all), or an
-        empty set on timeout. A lost connection raises SourceUnavailable; the listener is then closed."""
-        payloads: set[str] = set()
-        try:
+        changed, in commit order, each once; None when everything may have changed (a worker, a
+        truncate: reload all); an empty list on timeout. A lost connection raises SourceUnavailable;
+        the listener is then closed."""
+        payloads: dict[str, None] = {}  # ordered: a follower that replays them in order passes
+        try:  # through the same states as the process that committed them, and knows their cursors
             for notify in self._conn.notifies(timeout=timeout, stop_after=1):
-                payloads.add(notify.payload)
+                payloads[notify.payload] = None
             if payloads:
                 # A commit of many rows arrives in several packets: take what is already here.
                 for notify in self._conn.notifies(timeout=0):
-                    payloads.add(notify.payload)
+                    payloads[notify.payload] = None
         except psycopg.Error as exc:
             self.close()
             raise SourceUnavailable(f"the change listener lost its connection: {_first_line(exc)}") from exc
-        return None if EVERYTHING in payloads else payloads
+        return None if EVERYTHING in payloads else list(payloads)
 
     def close(self) -> None:
         """Close the connection (the server stops queueing announcements for it)."""

@@ -142,6 +142,8 @@ def test_a_change_by_another_process_is_picked_up_by_the_next_poll(app, client):
 class FlakyStore:
     """Wraps a store; its snapshot fails while ``failing`` is set."""
 
+    announces_changes = False
+
     def __init__(self, store):
         self.store, self.failing, self.name = store, False, store.name
 

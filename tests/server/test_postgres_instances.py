@@ -3,11 +3,15 @@ the real nginx running deploy/nginx.conf (SPEC §12)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socketserver
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
@@ -24,11 +28,15 @@ def instances(postgres_server, tmp_path_factory):
     """Instances A and B on one database loaded with the demo shop."""
     url = postgres_server.create_database()
     tmp = tmp_path_factory.mktemp("instances")
-    # Each worker process reads the database every second: until the feed follows the database's
-    # change announcements, that is how one process learns of another's commands.
-    env = {"ZEUES_WORKERS": "2", "ZEUES_FEED_POLL_S": "1", "ZEUES_FEED_BUSY_POLL_S": "1", "ZEUES_FEED_IDLE_POLL_S": "1"}
-    servers = [LiveServer(tmp, env, database_url=url, name=f"instance-{n}") for n in "ab"]
+    # Default poll cadence: what one process learns of another's commands comes from the database's
+    # change announcements (LISTEN), not from polling.
+    servers = [LiveServer(tmp, {"ZEUES_WORKERS": "2"}, database_url=url, name=f"instance-{n}") for n in "ab"]
     servers[0].load_demo()
+    with psycopg.connect(url, autocommit=True) as office:  # free spools enough for every test here
+        office.cursor().executemany(
+            "INSERT INTO operaciones (tag_spool, version) VALUES (%s, %s)",
+            [(f"MK-9000-CW-00000-{n:03d}", f"libre-{n}") for n in range(30)],
+        )
     try:
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(LiveServer.start, servers))
@@ -213,3 +221,183 @@ def test_nginx_sends_a_request_to_the_other_instance_only_when_that_is_safe(inst
         assert answer.json()["code"] == "SOURCE_UNAVAILABLE" and answer.headers["Retry-After"] == "5"
         assert tried == [dropper.address]
         assert eventos == []
+
+
+# --- fan-out: every process hears every commit ------------------------------------------------------
+
+
+def wait_until(condition, deadline_s: float, what: str):
+    """Poll ``condition()`` (an observable state of a server) until it is truthy; its value."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.02)  # probing a server's state, not standing in for synchronisation
+    raise AssertionError(f"not within {deadline_s} s: {what}")
+
+
+def holding(server: LiveServer) -> bool:
+    """Whether one of the server's worker processes holds a long poll now (each health request
+    reaches one worker: ask a few times)."""
+    return any(requests.get(f"{server.url}/api/health", timeout=5).json()["waiters"] for _ in range(8))
+
+
+def release_after(server: LiveServer, cursor: str, action) -> tuple[dict, float]:
+    """Hold a poll on ``server`` at ``cursor``, run ``action`` once it is held: the answer, and how long
+    after ``action`` returned it came."""
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(
+            lambda: (requests.get(f"{server.url}/api/changes", params={"since": cursor, "timeout": 20}, timeout=30))
+        )
+        wait_until(lambda: holding(server), 10, "the poll is held")
+        action()
+        done = time.monotonic()
+        answer = future.result()
+        return answer.json(), time.monotonic() - done
+
+
+def settled_cursor(server: LiveServer, tag: str, estado: str) -> str:
+    """A cursor of ``server`` once it shows ``tag`` in ``estado`` (both of its workers agree)."""
+
+    def agreed() -> str | None:
+        seen = {requests.get(f"{server.url}/api/spools", timeout=5).json()["cursor"] for _ in range(6)}
+        spool = requests.get(f"{server.url}/api/spools/{tag}", timeout=5).json()
+        return seen.pop() if len(seen) == 1 and spool["estado"] == estado else None
+
+    return wait_until(agreed, 10, f"{tag} {estado} everywhere on {server.url}")
+
+
+def test_a_waiter_on_one_instance_is_released_within_a_second_of_a_command_on_the_other(instances, libres):
+    a, b = instances
+    tag = next(libres)
+    cursor = settled_cursor(b, tag, "DISPONIBLE")
+
+    def tomar_on_a() -> None:
+        payload = {"tag_spool": tag, "worker_id": 1, "operacion": "ARM"}
+        requests.post(f"{a.url}/api/tomar-accion", json=payload, timeout=10).raise_for_status()
+
+    body, after = release_after(b, cursor, tomar_on_a)
+    assert body["changed"] is True and body["reset"] is False
+    assert [s["tag_spool"] for s in body["spools"]] == [tag] and body["spools"][0]["estado"] == "OCUPADO_ARM"
+    assert after < 1.0
+
+
+def test_a_change_made_with_plain_sql_reaches_a_waiter_within_a_second(instances, libres, postgres_server):
+    a, _ = instances
+    tag = next(libres)
+    cursor = settled_cursor(a, tag, "DISPONIBLE")
+
+    def office_edit() -> None:
+        with psycopg.connect(a.env["ZEUES_DATABASE_URL"], autocommit=True) as conn:
+            conn.execute("UPDATE operaciones SET fecha_armado = '2026-05-04' WHERE tag_spool = %s", (tag,))
+
+    body, after = release_after(a, cursor, office_edit)
+    assert [(s["tag_spool"], s["estado"]) for s in body["spools"]] == [(tag, "ARM_COMPLETADO")]
+    assert after < 1.0
+
+
+@pytest.fixture
+def lone(postgres_server, tmp_path):
+    """One single-worker instance on a database of its own (its announcements can be cut alone)."""
+    url = postgres_server.create_database()
+    server = LiveServer(tmp_path, database_url=url, name="lone")
+    server.load_demo()
+    server.start()
+    yield server
+    server.stop()
+    postgres_server.drop_database(url)
+
+
+def notify(server: LiveServer) -> bool | None:
+    return requests.get(f"{server.url}/api/health", timeout=5).json()["notify"]
+
+
+def test_a_lost_listen_connection_falls_back_to_polling_then_comes_back(lone, postgres_server):
+    url = lone.env["ZEUES_DATABASE_URL"]
+    dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    wait_until(lambda: notify(lone) is True, 10, "the listener is connected")
+    tag = requests.get(f"{lone.url}/api/spools", params={"estado": "DISPONIBLE"}, timeout=5).json()["spools"][0]
+    with psycopg.connect(url, autocommit=True) as office, postgres_server.admin() as admin:
+        # No new connection may reach this database: the listener cannot come back until allowed again
+        # (the connections the instance already holds keep serving).
+        admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+        try:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND application_name = 'zeues-listener'",
+                (dbname,),
+            )
+            wait_until(lambda: notify(lone) is False, 5, "health says notify: false")
+            cursor = requests.get(f"{lone.url}/api/spools", timeout=5).json()["cursor"]
+
+            def edit() -> None:
+                office.execute(
+                    "UPDATE operaciones SET fecha_armado = '2026-05-04' WHERE tag_spool = %s", (tag["tag_spool"],)
+                )
+
+            body, after = release_after(lone, cursor, edit)
+            assert [s["tag_spool"] for s in body["spools"]] == [tag["tag_spool"]]
+            assert after < 5.0 + 1.0  # within one poll at the §6 cadence
+            assert notify(lone) is False
+        finally:
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+        back = time.monotonic()
+        wait_until(lambda: notify(lone) is True, 16, "notify: true again")
+        assert time.monotonic() - back < 15.0
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (gunicorn's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_follower_behind_nginx_survives_kill_9_of_its_instance_with_no_reset(instances, libres, nginx):
+    tags = [next(libres) for _ in range(6)]
+    first = requests.get(f"{nginx.url}/api/changes", timeout=10).json()
+    copy = {s["tag_spool"]: s for s in first["spools"]}
+    cursor, answers, stop = first["cursor"], [], threading.Event()
+
+    def follow() -> None:
+        nonlocal cursor
+        while not stop.is_set():
+            body = requests.get(f"{nginx.url}/api/changes", params={"since": cursor, "timeout": 3}, timeout=15).json()
+            answers.append(body)
+            if body["reset"]:
+                copy.clear()
+            copy.update({s["tag_spool"]: s for s in body["spools"]})
+            for tag in body["removed"]:
+                copy.pop(tag, None)
+            cursor = body["cursor"]
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    victim = None
+    try:
+        for n, tag in enumerate(tags):
+            payload = {"tag_spool": tag, "worker_id": TOMADORES[n % len(TOMADORES)], "operacion": "ARM"}
+            requests.post(
+                f"{nginx.url}/api/tomar-accion", json=payload, headers={"Idempotency-Key": f"follow-{tag}"}, timeout=10
+            ).raise_for_status()
+            seen = lambda tag=tag: tag in copy and copy[tag]["estado"] == "OCUPADO_ARM"  # noqa: E731
+            wait_until(seen, 10, f"the follower sees {tag}")
+            if n == 2:
+                # Kill, without a chance to answer, whichever instance holds the follower's poll now.
+                victim = wait_until(lambda: next((s for s in instances if holding(s)), None), 10, "a held poll")
+                for pid in [*children(victim.proc.pid), victim.proc.pid]:
+                    os.kill(pid, signal.SIGKILL)
+                victim.proc.wait(10)
+    finally:
+        stop.set()
+        follower.join(20)
+        if victim is not None:
+            victim.start()  # the module's other tests keep both instances
+    assert not any(body["reset"] for body in answers)
+    assert copy == {s["tag_spool"]: s for s in requests.get(f"{nginx.url}/api/spools", timeout=10).json()["spools"]}

@@ -148,7 +148,7 @@ def test_the_same_idempotency_key_sent_to_two_apps_applies_once(tmp_path, postgr
 # --- change announcements --------------------------------------------------------------------------
 
 
-def heard_within(listener, action, timeout: float = 5.0) -> tuple[set[str] | None, float]:
+def heard_within(listener, action, timeout: float = 5.0) -> tuple[list[str] | None, float]:
     """Run ``action`` while another thread waits on ``listener``; what it heard and how long after."""
     heard: list = []
     ready = threading.Event()
@@ -174,7 +174,7 @@ def test_a_commit_reaches_the_listener_within_a_second(store):
         heard, after = heard_within(listener, lambda: store.commit(tomar(store, tag)))
     finally:
         listener.close()
-    assert heard == {tag}
+    assert heard == [tag]
     assert after < 1.0
 
 
@@ -190,7 +190,7 @@ def test_a_plain_sql_update_reaches_the_listener_within_a_second(store, postgres
         heard, after = heard_within(listener, office_edit)
     finally:
         listener.close()
-    assert heard == {tag}
+    assert heard == [tag]
     assert after < 1.0
 
 
@@ -211,7 +211,7 @@ def test_nothing_changed_is_an_empty_set_after_the_timeout(store):
         waited = time.monotonic() - start
     finally:
         listener.close()
-    assert heard == set()
+    assert heard == []
     assert 0.25 <= waited < 1.0
 
 
