@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .domain.errors import SourceUnavailable
 from .domain.model import Spool, Worker
 from .schemas import spool_json
 from .stores.base import Snapshot, Store
@@ -396,6 +397,8 @@ class Poller:
             return False
         if not loaded:
             self._changes_seen = self.feed.changes  # the first load is not a change
+        if self._failing_since is not None:
+            log.warning("feed poll works again after %.0f s", self.clock() - self._failing_since)
         self._last_sync = self.clock()
         self._failing_since = None
         self._retry_after_s = 0.0
@@ -423,9 +426,14 @@ class Poller:
         self._last_attempt = self.clock()
         try:
             self.refresh()
-        except Exception:
-            log.exception("feed poll failed; keeping the last snapshot")
+        except Exception as exc:
             if self._failing_since is None:
+                # One line when the source goes away (and one when it is back), not one per poll; a
+                # failure the stores do not expect keeps its traceback.
+                if isinstance(exc, SourceUnavailable):
+                    log.warning("feed poll failed (%s); keeping the last snapshot", exc.detail)
+                else:
+                    log.exception("feed poll failed; keeping the last snapshot")
                 self._failing_since = self.clock()
                 self._retry_after_s = self.settings.busy_poll_s
             else:

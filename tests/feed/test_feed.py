@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from app.domain.errors import SourceUnavailable
 from app.domain.model import Estado
 from app.feed import Feed, FeedSettings, FeedState, Poller, hold_seconds
 from tests.conftest import nothing_changed, tag_en
@@ -387,3 +388,28 @@ def test_two_tags_that_differ_only_in_case_are_two_spools():
     state = FeedState(history=8)
     state.replace({"mk-1": view("mk-1", "a"), "MK-1": view("MK-1", "b")})
     assert state.view("MK-1")["version"] == "b" and state.view("mk-1")["version"] == "a"
+
+
+def test_an_outage_of_the_source_is_one_log_line_and_its_end_another(app, caplog):
+    class Down(FlakyStore):
+        def snapshot(self):
+            if self.failing:
+                raise SourceUnavailable("Google Sheets no responde.")
+            return self.store.snapshot()
+
+    clock = Clock()
+    down = Down(app.extensions["zeues"].store)
+    feed, poller = feed_on(down, clock, app.config)
+    feed.view()
+    down.failing = True
+    for _ in range(6):
+        clock.now += 15
+        poller.poll_once()
+    down.failing = False
+    poller.poll_once()
+    lines = [r.getMessage() for r in caplog.records if r.name == "app.feed"]
+    assert lines == [
+        "feed poll failed (Google Sheets no responde.); keeping the last snapshot",
+        "feed poll works again after 75 s",
+    ]
+    assert not any(r.exc_info for r in caplog.records)

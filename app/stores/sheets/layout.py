@@ -120,7 +120,7 @@ class Layout:
         """Where ``logical`` lives; SheetsLayoutError when the spreadsheet has no such tab."""
         tab = self._tabs.get(logical) or self.refresh().get(logical)
         if tab is None:
-            raise SheetsLayoutError(f"La hoja no tiene la pestaña {logical}; ejecute `flask sheets-init`.")
+            raise SheetsLayoutError(f"The spreadsheet has no {logical} tab: run `flask sheets-init`.")
         return tab
 
     def locate(self, logical: str, header: Sequence[str]) -> dict[str, int]:
@@ -129,7 +129,7 @@ class Layout:
             columns = locate(header, HEADERS[logical])
         except HeaderProblem as exc:
             raise SheetsLayoutError(
-                f"Encabezados de {logical}: {exc}. Ejecute `flask sheets-check` / `flask sheets-init`."
+                f"{logical} headers: {exc}. Run `flask sheets-check` / `flask sheets-init`."
             ) from exc
         with self._lock:
             self._columns[logical] = columns
