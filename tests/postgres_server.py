@@ -43,7 +43,8 @@ def _die_with_parent() -> None:
 class PostgresServer:
     """One cluster for the whole test run; ``create_database()`` hands out fresh migrated databases."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable  # benchmarks measure real commits; tests skip the fsyncs
         self.bin = postgres_bin()
         self.dir = Path(tempfile.mkdtemp(prefix="zeues-pg-"))
         self.port = 5432  # only names the socket file: the server listens on no TCP port
@@ -81,9 +82,8 @@ class PostgresServer:
                     "-p", str(self.port),
                     "-c", "listen_addresses=",
                     # Throwaway data: durability costs time and buys nothing here.
-                    "-c", "fsync=off",
-                    "-c", "synchronous_commit=off",
-                    "-c", "full_page_writes=off",
+                    *(() if self.durable else ("-c", "fsync=off", "-c", "synchronous_commit=off")),
+                    *(() if self.durable else ("-c", "full_page_writes=off")),
                     "-c", "max_connections=400",
                 ],
                 stdout=log,
