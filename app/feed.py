@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .domain.errors import SourceUnavailable
-from .domain.model import Spool, Worker
+from .domain.model import Spool, Worker, tag_key
 from .schemas import spool_json
 from .stores.base import Snapshot, Store
 
@@ -70,11 +70,6 @@ class Answer(dict):
     worked out once instead of once per waiter."""
 
     rendered: Any = None
-
-
-def tag_key(tag: str) -> str:
-    """What identifies a typed tag: a scanner or a person may add spaces or type it in lower case."""
-    return tag.strip().casefold()
 
 
 def hold_seconds(timeout: float) -> float:

@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import tzinfo
 from pathlib import Path
 
-from .domain.model import TRABAJADOR_FIELDS, TRACKING_FIELDS, WORKER_ID_FIELDS, Spool, Worker, sin_acentos
-from .feed import tag_key
+from .domain.model import TRABAJADOR_FIELDS, TRACKING_FIELDS, WORKER_ID_FIELDS, Spool, Worker, sin_acentos, tag_key
 from .stores.base import Snapshot, StaleWrite, Store
 from .stores.rows import (
     TAG_HEADER,

@@ -107,6 +107,11 @@ EVENT_FIELDS: tuple[str, ...] = (
 TRABAJADOR_FIELDS: tuple[str, ...] = ("id", "nombre", "apellido", "roles", "activo")
 
 
+def tag_key(tag: str) -> str:
+    """What identifies a typed tag: a scanner or a person may add spaces or type it in lower case."""
+    return tag.strip().casefold()
+
+
 def sin_acentos(texto: str) -> str:
     """``texto`` without accents or other combining marks ("Metrología" -> "Metrologia")."""
     return "".join(c for c in unicodedata.normalize("NFKD", texto) if not unicodedata.combining(c))
