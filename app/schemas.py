@@ -224,6 +224,13 @@ class HealthSchema(Schema):
     last_sync_age_s = fields.Float(allow_none=True)
     stale = fields.Boolean()
     waiters = fields.Integer(metadata={"description": "long-poll requests held by this process"})
+    max_waiters = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "the most this process holds (ZEUES_MAX_WAITERS); past it polls are answered at "
+            "once with a retry_after_ms of a few seconds"
+        },
+    )
 
 
 MAX_TIMEOUT_S = 28.0  # under the 30 s cut of common proxies
@@ -255,8 +262,12 @@ class ChangesSchema(Schema):
     reset = fields.Boolean()
     spools = fields.List(fields.Nested(SpoolSchema))
     removed = fields.List(fields.String())
-    retry_after_ms = fields.Integer()
-
+    retry_after_ms = fields.Integer(
+        metadata={
+            "description": "0, or how long to wait before polling again: the source of truth is failing, the "
+            "server is shutting down, or it holds as many polls as it may"
+        }
+    )
 
 
 class ProblemSchema(Schema):

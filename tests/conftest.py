@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -109,13 +111,17 @@ def tag_en(app_or_client, estado: Estado, index: int = 0) -> str:
 class LiveServer:
     """The real gunicorn + gevent server in a subprocess, on a SQLite file loaded with the demo shop."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, env: dict[str, str] | None = None, open_files: tuple[int, int] | None = None
+    ) -> None:
         self.db = tmp_path / "live.sqlite3"
         # The first start binds port 0 and reads the port gunicorn got from its log, so parallel
         # runs cannot pick the same one; restarts reuse it, so clients keep their URL.
         self.port = 0
         self.log = tmp_path / "gunicorn.log"
         self.env = {**os.environ, "ZEUES_DB": str(self.db), **(env or {})}
+        # (soft, hard) RLIMIT_NOFILE the server starts with, as a service manager would set it.
+        self.open_files = open_files
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -143,6 +149,7 @@ class LiveServer:
                 env={**self.env, "ZEUES_BIND": f"127.0.0.1:{self.port}"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=None if self.open_files is None else functools.partial(limit_open_files, self.open_files),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -178,6 +185,17 @@ class LiveServer:
         """Stop gracefully and start again on the same file."""
         self.stop()
         self.start()
+
+    def worker_pids(self) -> list[int]:
+        """The master's children right now: its worker processes."""
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+
+def limit_open_files(limits: tuple[int, int]) -> None:
+    """Set RLIMIT_NOFILE to ``(soft, hard)`` in a child process before it runs the server."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
 
 @pytest.fixture
