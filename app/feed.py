@@ -280,14 +280,18 @@ class Feed:
     def wait(self, since: str, timeout: float) -> Answer:
         """Hold until the snapshot moves past ``since`` or ``hold_seconds(timeout)`` pass, then answer;
         at the waiter limit answer at once (``changed: false``), asking the client to come back later."""
+        hold = hold_seconds(timeout)
         with self._lock:
             wake = self._wake if self._state.is_current(since) and not self._closing else None
-            if wake is not None and self.max_waiters is not None and self.waiters >= self.max_waiters:
+            # A poll that asked for no wait (a page back online checks with timeout=0) takes no connection
+            # for long: answer it as usual instead of telling it to stay away for seconds.
+            full = self.max_waiters is not None and self.waiters >= self.max_waiters
+            if wake is not None and hold > 0 and full:
                 return self._turn_away(since)
             self.waiters += 1
         try:
             if wake is not None:
-                wake.wait(hold_seconds(timeout))
+                wake.wait(hold)
         finally:
             with self._lock:
                 self.waiters -= 1

@@ -305,6 +305,16 @@ def test_past_the_waiter_limit_a_poll_is_answered_at_once_and_asked_to_come_back
     app.extensions["zeues"].store.close()
 
 
+def test_at_the_waiter_limit_a_poll_that_asks_for_no_wait_is_answered_as_usual(app, client):
+    feed = app.extensions["zeues"].feed
+    feed.max_waiters = 0  # no room to hold anything
+    cursor = client.get("/api/health").json["cursor"]
+    response = client.get("/api/changes", query_string={"since": cursor, "timeout": 0})
+    assert response.json == nothing_changed(cursor) and "Connection" not in response.headers
+    turned_away = client.get("/api/changes", query_string={"since": cursor, "timeout": 5})
+    assert turned_away.json["retry_after_ms"] >= 2000 and turned_away.headers["Connection"] == "close"
+
+
 def test_a_poll_behind_the_cursor_gets_its_changes_at_once_even_at_the_waiter_limit(app, client):
     feed = app.extensions["zeues"].feed
     feed.max_waiters = 0  # no room at all: nothing may hold
