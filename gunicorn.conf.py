@@ -4,7 +4,10 @@ Only stdlib imports here: importing requests/gspread before gevent patches the p
 breaks its ssl monkey-patching.
 """
 
+import contextlib
 import os
+import resource
+import sys
 
 
 def _refuse(message: str) -> SystemExit:
@@ -44,6 +47,39 @@ def _bind() -> str:
     return bind
 
 
+# Open files a worker needs besides its client connections: the listening socket, SQLite's database, WAL
+# and shared-memory files, the logs, gevent's own pipes and a Sheets or PostgreSQL connection pool.
+FILES_BESIDES_CONNECTIONS = 128
+
+
+def _open_files_for(connections: int, explicit: bool) -> int:
+    """The worker connections this process can hold open at once, raising the soft RLIMIT_NOFILE toward
+    the hard one when it must (the workers inherit it). A ZEUES_WORKER_CONNECTIONS that does not fit is
+    refused; the default is lowered to what fits, with one line on stderr."""
+    need = connections + FILES_BESIDES_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        wanted = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        with contextlib.suppress(ValueError, OSError):  # e.g. above the kernel's nr_open: keep what we have
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return connections
+    fits = soft - FILES_BESIDES_CONNECTIONS
+    if explicit or fits < 1:
+        raise _refuse(
+            f"ZEUES_WORKER_CONNECTIONS={connections} needs {need} open files, but this process may open at most "
+            f"{soft} (ulimit -n; LimitNOFILE= in a systemd unit): raise that limit or set at most {max(fits, 0)}"
+        )
+    print(
+        f"zeues: worker connections lowered from {connections} to {fits}: this process may open at most {soft} "
+        "files (ulimit -Hn; LimitNOFILE= in a systemd unit)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return fits
+
+
 _STDOUT = {"-", "1", "yes", "true", "on"}
 _OFF = {"", "0", "no", "false", "off"}
 
@@ -78,7 +114,13 @@ if workers > 1 and os.environ.get("ZEUES_SPREADSHEET_ID"):
         "ZEUES_WORKERS must be 1 with ZEUES_SPREADSHEET_ID "
         "(two processes writing one sheet could both take the same spool)"
     )
-worker_connections = _count("ZEUES_WORKER_CONNECTIONS", 4000)
+# Each connection is an open file: a number the open-file limit cannot hold would fail at peak, on
+# accept() (EMFILE), long after the start.
+worker_connections = _open_files_for(
+    _count("ZEUES_WORKER_CONNECTIONS", 4000), explicit="ZEUES_WORKER_CONNECTIONS" in os.environ
+)
+# The app sizes its waiter limit (ZEUES_MAX_WAITERS, app/config.py) on the connections the worker really has.
+os.environ["ZEUES_WORKER_CONNECTIONS"] = str(worker_connections)
 # No access log by default: every command releases a line per waiting tablet (2,000 lines for one
 # TOMAR on a big floor), and formatting them costs about a third of the worker's CPU for that
 # release (docs/BENCHMARKS.md). Errors are always logged. ZEUES_ACCESSLOG=- logs requests to stdout.

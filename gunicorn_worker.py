@@ -41,8 +41,34 @@ class _Recorder:
         return getattr(self._sock, name)
 
 
+def _closing_on_request(wsgi_app: Any) -> Any:
+    """``wsgi_app``, whose ``Connection: close`` response header makes gunicorn close the connection after
+    that answer (gunicorn drops the application's hop-by-hop headers and would keep it alive)."""
+
+    def closing(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if any(name.lower() == "connection" and value.lower() == "close" for name, value in headers):
+                # gunicorn's start_response is a method of its Response, which then writes
+                # "Connection: close" and ends the keep-alive loop.
+                force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+                if force_close is not None:
+                    force_close()
+            return start_response(status, headers, exc_info)
+
+        return wsgi_app(environ, start)
+
+    return closing
+
+
 class ProblemJsonWorker(GeventWorker):
     """The gevent worker, whose own error answers are problem+json (SPEC §5) like the app's."""
+
+    def load_wsgi(self) -> None:
+        """Load the app and let it end a connection with a ``Connection: close`` answer (the change feed
+        does so for a poll it has no room to hold)."""
+        super().load_wsgi()
+        # Flask's middleware slot: the app object itself stays what post_worker_init reads.
+        self.wsgi.wsgi_app = _closing_on_request(self.wsgi.wsgi_app)
 
     def init_process(self) -> None:
         """Boot as gunicorn does; a refused start prints its one line and halts the master."""

@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     store = open_store(app.config)
     settings = FeedSettings.from_config(app.config)
-    feed = Feed(settings.history)
+    feed = Feed(settings.history, max_waiters=app.config["MAX_WAITERS"])
     poller = Poller(store, feed, settings)
     feed.before_read = poller.ensure_fresh
     app.extensions["zeues"] = Zeues(

@@ -76,6 +76,13 @@ class Defaults:
     FEED_HISTORY = 1024
     # ZEUES_FEED_STALE_AFTER_S: /api/health says stale when the last good read is older than this.
     FEED_STALE_AFTER_S = 45.0
+    # ZEUES_WORKER_CONNECTIONS: gunicorn's simultaneous connections per worker (gunicorn.conf.py reads it
+    # and fits it to the open-file limit); here it sizes the waiter limit below.
+    WORKER_CONNECTIONS = 4000
+    # ZEUES_MAX_WAITERS: long polls one process holds at once. Past it a poll that would hold is answered
+    # at once with a jittered retry_after_ms instead, so however many tablets wait, commands and reads
+    # still find a free connection. Unset: three quarters of ZEUES_WORKER_CONNECTIONS (3,000 of 4,000).
+    MAX_WAITERS = None
 
     # OpenAPI document, generated from the schemas at /api/openapi.json.
     API_TITLE = "ZEUES floor tracker"
@@ -124,6 +131,7 @@ def check(app: Any) -> None:
     if not isinstance(cfg["MAX_CONTENT_LENGTH"], int) or cfg["MAX_CONTENT_LENGTH"] <= 0:
         raise ConfigError(f"ZEUES_MAX_CONTENT_LENGTH={cfg['MAX_CONTENT_LENGTH']!r} must be a positive number of bytes")
     _check_database(cfg)
+    _check_waiters(cfg)
     _check_sheets(cfg)
     db = str(cfg["DB"])
     if db != ":memory:":
@@ -155,6 +163,33 @@ def _check_database(cfg: Any) -> None:
             ok = False
         if not ok:
             raise ConfigError(f"ZEUES_{name}={cfg[name]!r} must be a positive {'whole ' if whole else ''}number")
+
+
+def _whole(cfg: Any, name: str) -> int:
+    """The setting ``name`` as a whole number of at least 1."""
+    value = cfg[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"ZEUES_{name}={value!r} must be a whole number of at least 1")
+    return value
+
+
+def default_max_waiters(connections: int) -> int:
+    """The waiter limit for ``connections`` per worker: a quarter of them stays for everything else —
+    commands, reads, the board's page loads and the idle keep-alive connections of clients between polls."""
+    return max(1, connections * 3 // 4)
+
+
+def _check_waiters(cfg: Any) -> None:
+    """The waiter limit must leave some of the worker's connections to commands and reads."""
+    connections = _whole(cfg, "WORKER_CONNECTIONS")
+    if cfg["MAX_WAITERS"] is None:
+        cfg["MAX_WAITERS"] = default_max_waiters(connections)
+        return
+    if _whole(cfg, "MAX_WAITERS") >= connections:
+        raise ConfigError(
+            f"ZEUES_MAX_WAITERS={cfg['MAX_WAITERS']!r} must be below ZEUES_WORKER_CONNECTIONS={connections} "
+            f"(held polls would take every connection and lock commands out; e.g. {default_max_waiters(connections)})"
+        )
 
 
 def _check_sheets(cfg: Any) -> None:

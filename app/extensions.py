@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import http
+from typing import Any
 
 from flask import current_app
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from .feed import Feed, Poller
-from .schemas import ProblemSchema
+from .schemas import COMPLETAR_RESULTADO_RULE, CompletarSchema, ProblemSchema
 from .service import CommandService
 from .stores.base import Store
 
@@ -21,6 +22,12 @@ class ZeuesApi(Api):
     """flask-smorest's Api, with errors documented as they are answered: problem+json (SPEC §5)."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, *args: Any, **kwargs: Any) -> None:
+        """The document, with the rules across fields that the schemas check in code."""
+        super()._init_spec(*args, **kwargs)
+        # Registered before the views are documented, which then refer to it instead of adding their own.
+        self.spec.components.schema("Completar", component=COMPLETAR_RESULTADO_RULE, schema=CompletarSchema)
 
     def _register_responses(self) -> None:
         """One response component per error status (``CONFLICT``, ``SERVICE_UNAVAILABLE``…) that views

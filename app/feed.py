@@ -43,6 +43,9 @@ FOLLOW_AT_MOST = 50
 # What a closing process asks its clients to wait before polling again (another instance, or this one
 # restarted, will answer them).
 CLOSING_RETRY_MS = 1000
+# What a poll turned away at the waiter limit is asked to wait, drawn at random from this range: the
+# clients turned away together come back spread over a few seconds instead of in one burst.
+BUSY_RETRY_MS = (2000, 6000)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,9 +70,11 @@ class FeedSettings:
 class Answer(dict):
     """One ``/api/changes`` body. A change releases every waiter on a cursor at once, and they all get
     this same object, so what a caller derives from it (its JSON) can be kept in ``rendered`` and
-    worked out once instead of once per waiter."""
+    worked out once instead of once per waiter. ``turned_away``: a poll that was not held because the
+    process already holds as many as it may (its connection should be closed, see ``Feed.wait``)."""
 
     rendered: Any = None
+    turned_away = False
 
 
 def hold_seconds(timeout: float) -> float:
@@ -210,7 +215,9 @@ class FeedState:
 class Feed:
     """The feed this process serves: ``FeedState`` under a lock, and the requests held on it."""
 
-    def __init__(self, history: int, before_read: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, history: int, before_read: Callable[[], None] = lambda: None, max_waiters: int | None = None
+    ) -> None:
         self._state = FeedState(history)
         # Called before every read: the poller loads the first snapshot there, and polls on read when
         # no poller thread runs (``flask run``, tests).
@@ -222,6 +229,10 @@ class Feed:
         self.changes = 0  # times the cursor moved, so the poller can tell commands are flowing
         self.retry_after_ms = 0  # set by the poller while the source fails
         self.waiters = 0  # requests held right now
+        # Admission control: each held request keeps one of the worker's connections, so past this many
+        # a poll is answered at once instead (None: no limit, as under ``flask run``).
+        self.max_waiters = max_waiters
+        self._next_busy_log = 0.0  # the log says the limit was reached at most once a minute
         self._closing = False
 
     @property
@@ -266,18 +277,45 @@ class Feed:
             return self._state.answer(since, self._retry_after_ms())
 
     def wait(self, since: str, timeout: float) -> Answer:
-        """Hold until the snapshot moves past ``since`` or ``hold_seconds(timeout)`` pass, then answer."""
+        """Hold until the snapshot moves past ``since`` or ``hold_seconds(timeout)`` pass, then answer;
+        at the waiter limit answer at once (``changed: false``), asking the client to come back later."""
+        hold = hold_seconds(timeout)
         with self._lock:
             wake = self._wake if self._state.is_current(since) and not self._closing else None
+            # A poll that asked for no wait (a page back online checks with timeout=0) takes no connection
+            # for long: answer it as usual instead of telling it to stay away for seconds.
+            full = self.max_waiters is not None and self.waiters >= self.max_waiters
+            if wake is not None and hold > 0 and full:
+                return self._turn_away(since)
             self.waiters += 1
         try:
             if wake is not None:
-                wake.wait(hold_seconds(timeout))
+                wake.wait(hold)
         finally:
             with self._lock:
                 self.waiters -= 1
         with self._lock:
             return self._state.answer(since, self._retry_after_ms())
+
+    def _turn_away(self, since: str) -> Answer:
+        """The answer to a poll this process has no room to hold; caller holds the lock.
+
+        The poll is never refused (SPEC §6: no 4xx on a cursor, and a 503 would send the tablet into its
+        error backoff): it gets what a hold that timed out gets, with a random wait of a few seconds.
+        """
+        answer = self._state.answer(since, self._retry_after_ms())
+        busy = Answer(answer, retry_after_ms=max(answer["retry_after_ms"], random.randint(*BUSY_RETRY_MS)))
+        busy.turned_away = True
+        now = time.monotonic()
+        if now >= self._next_busy_log:
+            self._next_busy_log = now + 60.0
+            log.warning(
+                "%d long polls held, the most this process may hold (ZEUES_MAX_WAITERS): further polls are "
+                "answered at once and asked to come back in %d-%d ms; more tablets need more workers or instances",
+                self.waiters,
+                *BUSY_RETRY_MS,
+            )
+        return busy
 
     def _retry_after_ms(self) -> int:
         """What answers ask clients to wait: while this process shuts down it answers every poll at

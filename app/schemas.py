@@ -11,15 +11,29 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from .domain.machine import acciones
 from .domain.model import Accion, Estado, Operacion, Resultado, Rol, Spool, Worker
 
+# The OpenAPI ``format`` of a string checked by ``printable`` (JSON Schema has no word for it).
+PRINTABLE = "printable"
+
+
+class Printable(validate.Length):
+    """Between ``min`` and ``max`` printable characters (no control, format or separator characters but the
+    space); a Length, so the OpenAPI document states the bounds."""
+
+    def __call__(self, value: str) -> str:
+        if not value.isprintable():
+            raise ValidationError(self._format_error(value, self.error))
+        return super().__call__(value)
+
 
 def printable(min_len: int, max_len: int) -> validate.Validator:
     """Between ``min_len`` and ``max_len`` printable characters (no control characters)."""
+    return Printable(min_len, max_len, error=f"Debe tener entre {min_len} y {max_len} caracteres imprimibles.")
 
-    def _check(value: str) -> None:
-        if not (min_len <= len(value) <= max_len) or not value.isprintable():
-            raise ValidationError(f"Debe tener entre {min_len} y {max_len} caracteres imprimibles.")
 
-    return _check
+def printable_string(min_len: int, max_len: int, **kwargs: Any) -> fields.String:
+    """A string field of ``min_len`` to ``max_len`` printable characters, documented as such."""
+    metadata = {"format": PRINTABLE, **kwargs.pop("metadata", {})}
+    return fields.String(validate=printable(min_len, max_len), metadata=metadata, **kwargs)
 
 
 class JsonInteger(fields.Integer):
@@ -38,10 +52,10 @@ def _enum(enum_cls: type, **kwargs: Any) -> fields.String:
 class ComandoSchema(Schema):
     """Body of /api/tomar-accion and /api/pausar-accion; unknown fields are refused."""
 
-    tag_spool = fields.String(required=True, validate=printable(1, 64))
-    worker_id = JsonInteger(required=True)
-    operacion = _enum(Operacion, required=True)
-    version = fields.String(validate=printable(0, 64), allow_none=True)
+    tag_spool = printable_string(1, 64, required=True, metadata={"example": "MK-1335-CW-25238-001"})
+    worker_id = JsonInteger(required=True, metadata={"example": 1})
+    operacion = _enum(Operacion, required=True, metadata={"example": "ARM"})
+    version = printable_string(0, 64, allow_none=True)
 
     class Meta:
         ordered = True
@@ -61,12 +75,26 @@ class CompletarSchema(ComandoSchema):
             raise ValidationError("Solo se admite con la operación METROLOGIA.", "resultado")
 
 
+# What CompletarSchema._resultado checks, stated in the OpenAPI document as well (JSON Schema cannot
+# say it with properties alone): a client generated from the document then sends only bodies we accept.
+COMPLETAR_RESULTADO_RULE = {
+    "oneOf": [
+        {"properties": {"operacion": {"enum": [str(Operacion.METROLOGIA)]}}, "required": ["resultado"]},
+        {
+            "properties": {"operacion": {"enum": [str(o) for o in Operacion if o != Operacion.METROLOGIA]}},
+            "not": {"required": ["resultado"]},
+        },
+    ]
+}
+
+
 class CommandHeadersSchema(Schema):
     """The headers a command reads; every other header is the HTTP stack's business."""
 
-    idempotency_key = fields.String(
+    idempotency_key = printable_string(
+        1,
+        128,
         data_key="Idempotency-Key",
-        validate=printable(1, 128),
         metadata={
             "description": "Send one per tap and reuse it on every retry: a retry gets the first answer and "
             "writes nothing; the same key with another request answers 422 IDEMPOTENCY_KEY_REUSED."
@@ -231,6 +259,13 @@ class HealthSchema(Schema):
         },
     )
     waiters = fields.Integer(metadata={"description": "long-poll requests held by this process"})
+    max_waiters = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "the most this process holds (ZEUES_MAX_WAITERS); past it polls are answered at "
+            "once with a retry_after_ms of a few seconds"
+        },
+    )
 
 
 MAX_TIMEOUT_S = 28.0  # under the 30 s cut of common proxies
@@ -262,8 +297,12 @@ class ChangesSchema(Schema):
     reset = fields.Boolean()
     spools = fields.List(fields.Nested(SpoolSchema))
     removed = fields.List(fields.String())
-    retry_after_ms = fields.Integer()
-
+    retry_after_ms = fields.Integer(
+        metadata={
+            "description": "0, or how long to wait before polling again: the source of truth is failing, the "
+            "server is shutting down, or it holds as many polls as it may"
+        }
+    )
 
 
 class ProblemSchema(Schema):

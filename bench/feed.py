@@ -8,14 +8,19 @@ reads the worker's RSS, sends one TOMAR and measures, per client, the time from 
 to the arrival of the client's ``changed: true`` answer. RSS before the clients connect and while
 they wait gives the memory per waiter.
 
-For the N given to ``--compare`` the same N clients then run three ways for ``--seconds`` each,
-while this process sends a command every ``--command-every`` seconds: following the feed (the
-README's loop), polling ``GET /api/spools`` every ``--period`` seconds, and polling with
+For the N given to ``--compare`` the same N clients then run three ways (``--modes``) for
+``--seconds`` each, while this process sends a command every ``--command-every`` seconds: following
+the feed (the README's loop), polling ``GET /api/spools`` every ``--period`` seconds, and polling with
 ``If-None-Match``. Staleness is the time from a command's answer to the moment each client first
 holds a state that includes it; bytes are HTTP bytes (headers + bodies), without TCP/IP overhead.
+Each command's own latency is measured, and a ``GET /api/health`` between two commands: with more clients than
+the server's waiter limit (``--max-waiters``, ``--worker-connections``) this shows whether commands
+and reads still get through while the clients past the limit are turned away.
 
     .venv/bin/python bench/feed.py                          # N = 500 1000 2000, compared at 2000
     .venv/bin/python bench/feed.py --clients 2000 --compare 2000 --seconds 60
+    .venv/bin/python bench/feed.py --clients 3000 6000 --compare --worker-connections 8000 --max-waiters 7000
+    .venv/bin/python bench/feed.py --clients --compare 5000 --modes long-poll   # past the default limit
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -37,6 +43,7 @@ from pathlib import Path
 from _server import ROOT, Server, add_spools, load_demo, machine_lines, percentile, request_json
 
 LOAD = Path(__file__).resolve().parent / "feed_load.py"
+MODES = {"long-poll": "long poll", "poll": "poll /api/spools", "poll-etag": "poll + If-None-Match"}
 TARGET_CLIENTS, TARGET_P99_MS, TARGET_KB_PER_WAITER = 2000, 250, 25  # issue 3
 
 
@@ -77,15 +84,18 @@ class Mode:
     server_cpu_s: float | None = None
     client_cpu_s: float = 0.0
     elapsed_s: float = 1.0  # wall time the CPU figures cover
+    turned_away: int = 0  # answers asking for a wait (retry_after_ms > 0): polls past the waiter limit
+    command_ms: list[float] = field(default_factory=list)  # each command, sent to answered
+    health_ms: list[float] = field(default_factory=list)  # a GET /api/health right after each command
 
 
 class Shop:
     """A fresh server on a copy of the demo shop, and the commands this benchmark sends to it."""
 
-    def __init__(self, template: Path, tmp: Path, name: str) -> None:
+    def __init__(self, template: Path, tmp: Path, name: str, env: dict[str, str] | None = None) -> None:
         db = tmp / f"{name}.sqlite3"
         shutil.copy(template, db)
-        self.server = Server(db, tmp / f"{name}.log")
+        self.server = Server(db, tmp / f"{name}.log", extra_env=env)
         self.port = self.server.port
         status, body = request_json(self.port, "GET", "/api/spools?estado=DISPONIBLE")
         assert status == 200, body
@@ -97,6 +107,14 @@ class Shop:
 
     def waiters(self) -> int:
         return request_json(self.port, "GET", "/api/health")[1]["waiters"]
+
+    def health_ms(self) -> float:
+        """How long one ``GET /api/health`` takes, on a fresh connection as a newcomer's would."""
+        t0 = time.monotonic()
+        status, body = request_json(self.port, "GET", "/api/health")
+        if status != 200:
+            raise SystemExit(f"health answered {status} {body}")
+        return (time.monotonic() - t0) * 1000
 
     def command(self, tag: str, accion: str) -> float:
         """TOMAR or PAUSAR ARM on ``tag`` as worker 1; returns when its 200 arrived (monotonic)."""
@@ -142,8 +160,9 @@ def finish_load(proc: subprocess.Popen, out: Path, within: float) -> dict:
 
 
 def wait_for_waiters(shop: Shop, n: int, within: float) -> float:
-    """Seconds until the server itself counts ``n`` held requests."""
+    """Seconds until the server itself counts ``n`` held requests (or as many as it may hold)."""
     t0 = time.monotonic()
+    n = min(n, request_json(shop.port, "GET", "/api/health")[1]["max_waiters"] or n)
     while (held := shop.waiters()) < n:
         if time.monotonic() - t0 > within:
             raise SystemExit(f"only {held} of {n} clients held after {within:g} s")
@@ -200,8 +219,13 @@ def run_mode(shop: Shop, name: str, n: int, tmp: Path, args: argparse.Namespace)
     siguiente = first
     while siguiente <= last:
         time.sleep(max(0.0, siguiente - time.monotonic()))
+        enviado = time.monotonic()
         llegada = shop.toggle(tag)
+        mode.command_ms.append((llegada - enviado) * 1000)
         comandos.append((llegada, shop.cursor()))
+        # A read at a random moment between commands, as a board's page load or a scan would come.
+        time.sleep(max(0.0, siguiente + args.command_every * random.uniform(0.3, 0.7) - time.monotonic()))
+        mode.health_ms.append(shop.health_ms())
         siguiente += args.command_every
     data = finish_load(proc, out, within=until - time.monotonic() + 30)
     cpu1 = shop.server.worker_cpu_s()
@@ -219,12 +243,13 @@ def run_mode(shop: Shop, name: str, n: int, tmp: Path, args: argparse.Namespace)
         mode.errors += len(errors)
         if errors and not mode.first_error:
             mode.first_error = errors[0][1]
-        for llegada, _cursor, down, up in answers:
+        for llegada, _cursor, down, up, retry_after_ms in answers:
             if w0 <= llegada < w1:
                 mode.down_bytes += down
                 mode.up_bytes += up
                 mode.answers += 1
-        vistos = [(llegada, indice.get(cursor, -1)) for llegada, cursor, _d, _u in answers]
+                mode.turned_away += retry_after_ms > 0
+        vistos = [(llegada, indice.get(cursor, -1)) for llegada, cursor, *_ in answers]
         for k, (hecho, _cursor) in enumerate(comandos):
             primera = next((llegada for llegada, i in vistos if i >= k), None)
             if primera is None:
@@ -261,11 +286,16 @@ def print_release(results: list[Release]) -> None:
         print(f"  target at {TARGET_CLIENTS} clients: {veredicto}")
 
 
+def _p50_max(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"{percentile(ordered, 50):.0f} / {(ordered[-1] if ordered else 0):.0f}"
+
+
 def print_modes(modes: list[Mode], args: argparse.Namespace) -> None:
     print(
         f"\n{'clients':>7} {'how':<24} {'commands':>8} {'stale mean s':>12} {'p99 s':>6} {'max s':>6} "
-        f"{'missed':>6} {'answers/min':>11} {'KB/min down':>11} {'KB/min up':>9} {'errors':>6} "
-        f"{'server CPU':>10} {'client CPU':>10}"
+        f"{'missed':>6} {'answers/min':>11} {'turned away/min':>15} {'KB/min down':>11} {'KB/min up':>9} "
+        f"{'errors':>6} {'server CPU':>10} {'client CPU':>10} {'command p50/max ms':>18} {'health p50/max ms':>17}"
     )
     for m in modes:
         stale = sorted(m.staleness_s)
@@ -274,8 +304,9 @@ def print_modes(modes: list[Mode], args: argparse.Namespace) -> None:
         print(
             f"{m.clients:>7} {m.name:<24} {m.commands:>8} {statistics.fmean(stale) if stale else 0:>12.3f} "
             f"{percentile(stale, 99):>6.2f} {(stale[-1] if stale else 0):>6.2f} {m.missed:>6} "
-            f"{m.answers * por_min:>11.0f} {m.down_bytes * por_min / 1024:>11.0f} "
-            f"{m.up_bytes * por_min / 1024:>9.0f} {m.errors:>6} {cpu:>10} {m.client_cpu_s / m.elapsed_s:>10.0%}"
+            f"{m.answers * por_min:>11.0f} {m.turned_away * por_min:>15.0f} {m.down_bytes * por_min / 1024:>11.0f} "
+            f"{m.up_bytes * por_min / 1024:>9.0f} {m.errors:>6} {cpu:>10} {m.client_cpu_s / m.elapsed_s:>10.0%} "
+            f"{_p50_max(m.command_ms):>18} {_p50_max(m.health_ms):>17}"
         )
     for m in modes:
         if m.first_error:
@@ -294,7 +325,11 @@ def print_modes(modes: list[Mode], args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--clients", type=int, nargs="+", default=[500, 1000, 2000], help="waiting clients (default: 500 1000 2000)"
+        "--clients",
+        type=int,
+        nargs="*",
+        default=[500, 1000, 2000],
+        help="waiting clients (default: 500 1000 2000; none with an empty list)",
     )
     parser.add_argument(
         "--compare",
@@ -314,6 +349,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="DISPONIBLE spools to add to the demo shop's 63, for a plant-sized sheet (default: 0)",
     )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=list(MODES),
+        default=list(MODES),
+        help="how the --compare clients keep current (default: all three)",
+    )
+    parser.add_argument(
+        "--worker-connections", type=int, help="the server's ZEUES_WORKER_CONNECTIONS (default: the server's own)"
+    )
+    parser.add_argument("--max-waiters", type=int, help="the server's ZEUES_MAX_WAITERS (default: the server's own)")
     parser.add_argument("--keep", action="store_true", help="keep the databases, logs and raw answers, print where")
     return parser.parse_args(argv)
 
@@ -321,9 +367,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Seed, start, measure every N, print the tables."""
     args = parse_args(argv)
-    compare = [max(args.clients)] if args.compare is None else args.compare
+    compare = ([max(args.clients)] if args.clients else []) if args.compare is None else args.compare
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = max(args.clients + compare) + 256
+    need = max(args.clients + compare, default=0) + 256
     if soft < need:  # inherited by gunicorn, which holds one socket per client
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
     print("\n".join(machine_lines()))
@@ -334,15 +380,23 @@ def main(argv: list[str] | None = None) -> None:
     if args.extra_spools:
         add_spools(template, args.extra_spools)
     releases, modes = [], []
+    env = {
+        name: str(value)
+        for name, value in (
+            ("ZEUES_WORKER_CONNECTIONS", args.worker_connections),
+            ("ZEUES_MAX_WAITERS", args.max_waiters),
+        )
+        if value is not None
+    }
     try:
         for n in sorted(set(args.clients) | set(compare)):
-            shop = Shop(template, tmp, f"shop-{n}")  # a fresh worker per N: a clean memory baseline
+            shop = Shop(template, tmp, f"shop-{n}", env)  # a fresh worker per N: a clean memory baseline
             try:
                 if n in args.clients:
                     releases.append(run_release(shop, n, tmp))
                     print(f"  {n} clients: released", flush=True)
                 if n in compare:
-                    for name in ("long poll", "poll /api/spools", "poll + If-None-Match"):
+                    for name in (MODES[m] for m in args.modes):
                         modes.append(run_mode(shop, name, n, tmp, args))
                         print(f"  {n} clients: {name} done", flush=True)
             finally:
@@ -353,9 +407,12 @@ def main(argv: list[str] | None = None) -> None:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"load average after the run: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print("\nRelease: N clients held on GET /api/changes, one command (gunicorn, 1 gevent worker)")
-    print("  latency = a client's changed:true answer arrived minus the command's own 200 arrived")
-    print_release(releases)
+    if env:
+        print("server settings: " + " ".join(f"{name}={value}" for name, value in env.items()))
+    if releases:
+        print("\nRelease: N clients held on GET /api/changes, one command (gunicorn, 1 gevent worker)")
+        print("  latency = a client's changed:true answer arrived minus the command's own 200 arrived")
+        print_release(releases)
     if modes:
         print("\nKeeping N clients current: long poll vs polling")
         print_modes(modes, args)

@@ -6,8 +6,9 @@ Modes (each writes one JSON document to ``--out``; times are CLOCK_MONOTONIC, th
 
 - ``release``: every client asks ``/api/changes?since=<cursor>`` once and waits; records when its
   answer arrives, its status and whether it carries the expected spool.
-- ``follow``: every client follows the feed like the README's loop (re-poll at once after a 200,
-  full-jitter backoff on errors) until ``--until``; records every answer.
+- ``follow``: every client follows the feed like the README's loop (re-poll at once after a 200, or
+  after ``retry_after_ms`` when the server asks for a wait, e.g. past its waiter limit; full-jitter
+  backoff on errors) until ``--until``; records every answer.
 - ``poll``: every client GETs ``/api/spools`` every ``--period`` seconds, the clients' phases spread
   uniformly over the period, optionally with ``If-None-Match``; records every answer.
 
@@ -97,18 +98,25 @@ def release_client(port: int, since: str, timeout: float, tag: str, out: list) -
 
 
 def follow_client(port: int, since: str, until: float, out: list, errors: list) -> None:
-    """The README's loop: hold, take the answer, re-poll at once; back off with full jitter on errors."""
+    """The README's loop: hold, take the answer, re-poll at once or after the ``retry_after_ms`` the
+    server asks for; back off with full jitter on errors."""
     cursor, cap, sock = since, 1.0, None
     while time.monotonic() < until:
         try:
             if sock is None:
                 sock = connect(port)
-            status, _, body, down, up = get(sock, f"/api/changes?since={cursor}&timeout=25")
+            status, headers, body, down, up = get(sock, f"/api/changes?since={cursor}&timeout=25")
             llegada = time.monotonic()
             if status != 200:
                 raise HttpError(f"status {status}: {body[:200]!r}")
-            cursor, cap = json.loads(body)["cursor"], 1.0
-            out.append([llegada, cursor, down, up])
+            answer = json.loads(body)
+            cursor, cap = answer["cursor"], 1.0
+            out.append([llegada, cursor, down, up, answer["retry_after_ms"]])
+            if headers.get(b"connection", b"").lower() == b"close":
+                sock.close()
+                sock = None
+            if answer["retry_after_ms"]:
+                gevent.sleep(min(answer["retry_after_ms"] / 1000, max(0.0, until - time.monotonic())))
         except (OSError, HttpError, ValueError) as exc:
             errors.append([time.monotonic(), repr(exc)])
             if sock is not None:
@@ -138,7 +146,7 @@ def poll_client(port: int, first: float, period: float, until: float, etag: bool
             if status not in (200, 304):
                 raise HttpError(f"status {status}: {body[:200]!r}")
             cursor = headers[b"etag"].decode().strip('"')
-            out.append([llegada, cursor, down, up])
+            out.append([llegada, cursor, down, up, 0])
         except (OSError, HttpError, KeyError) as exc:
             errors.append([time.monotonic(), repr(exc)])
 

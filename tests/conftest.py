@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -144,7 +146,12 @@ class LiveServer:
     or on the PostgreSQL database ``database_url`` (several servers may share one: instances)."""
 
     def __init__(
-        self, tmp_path: Path, env: dict[str, str] | None = None, database_url: str | None = None, name: str = "gunicorn"
+        self,
+        tmp_path: Path,
+        env: dict[str, str] | None = None,
+        database_url: str | None = None,
+        name: str = "gunicorn",
+        open_files: tuple[int, int] | None = None,
     ) -> None:
         self.db = tmp_path / "live.sqlite3"
         # The first start binds port 0 and reads the port gunicorn got from its log, so parallel
@@ -154,6 +161,8 @@ class LiveServer:
         self.env = {**os.environ, "ZEUES_DB": str(self.db), **(env or {})}
         if database_url:
             self.env["ZEUES_DATABASE_URL"] = database_url
+        # (soft, hard) RLIMIT_NOFILE the server starts with, as a service manager would set it.
+        self.open_files = open_files
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -181,6 +190,7 @@ class LiveServer:
                 env={**self.env, "ZEUES_BIND": f"127.0.0.1:{self.port}"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=None if self.open_files is None else functools.partial(limit_open_files, self.open_files),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -216,6 +226,17 @@ class LiveServer:
         """Stop gracefully and start again on the same file."""
         self.stop()
         self.start()
+
+    def worker_pids(self) -> list[int]:
+        """The master's children right now: its worker processes."""
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+
+def limit_open_files(limits: tuple[int, int]) -> None:
+    """Set RLIMIT_NOFILE to ``(soft, hard)`` in a child process before it runs the server."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
 
 @pytest.fixture

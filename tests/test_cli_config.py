@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app import create_app
 from app.config import ConfigError
-from tests.conftest import ROOT, LiveServer
+from tests.conftest import ROOT, LiveServer, limit_open_files
 
 
 def test_demo_loads_a_shop_with_every_role_and_every_state(tmp_path):
@@ -49,6 +50,45 @@ def test_a_bad_setting_stops_the_app_with_one_line(tmp_path, capsys, setting, va
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize(
+    ("settings", "held"),
+    [({}, 3000), ({"WORKER_CONNECTIONS": 100}, 75), ({"WORKER_CONNECTIONS": 100, "MAX_WAITERS": 99}, 99)],
+)
+def test_the_waiter_limit_defaults_to_three_quarters_of_the_worker_connections(tmp_path, settings, held):
+    app = create_app({"DB": str(tmp_path / "w.sqlite3"), **settings})
+    assert app.test_client().get("/api/health").json["max_waiters"] == held
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"MAX_WAITERS": 4000}, "ZEUES_MAX_WAITERS=4000 must be below ZEUES_WORKER_CONNECTIONS=4000"),
+        ({"MAX_WAITERS": 0}, "ZEUES_MAX_WAITERS=0 must be a whole number of at least 1"),
+        ({"MAX_WAITERS": "many"}, "ZEUES_MAX_WAITERS='many' must be a whole number"),
+        ({"WORKER_CONNECTIONS": 2.5}, "ZEUES_WORKER_CONNECTIONS=2.5 must be a whole number"),
+    ],
+)
+def test_a_waiter_limit_that_would_lock_commands_out_stops_the_app(tmp_path, settings, says):
+    with pytest.raises(ConfigError) as caught:
+        create_app({"DB": str(tmp_path / "w.sqlite3"), **settings})
+    assert says in str(caught.value) and len(str(caught.value).splitlines()) == 1
+
+
+def test_gunicorn_refuses_a_waiter_limit_that_takes_every_connection_with_one_line(tmp_path):
+    proc = start_gunicorn(tmp_path, ZEUES_WORKER_CONNECTIONS="50", ZEUES_MAX_WAITERS="50")
+    assert proc.returncode == 4  # gunicorn's "App failed to load": the master halts
+    assert "must be below ZEUES_WORKER_CONNECTIONS=50" in the_one_line(proc.stderr, "ZEUES_MAX_WAITERS")
+
+
+def test_gunicorn_refuses_worker_connections_the_open_file_limit_cannot_hold(tmp_path):
+    proc = start_gunicorn(tmp_path, open_files=(256, 512), ZEUES_WORKER_CONNECTIONS="1000")
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == the_one_line(proc.stderr, "ZEUES_WORKER_CONNECTIONS")
+    assert "ZEUES_WORKER_CONNECTIONS=1000 needs 1128 open files, but this process may open at most 512" in proc.stderr
+    assert "set at most 384" in proc.stderr
+    assert not (tmp_path / "g.sqlite3").exists()
+
+
 def test_an_unusable_database_path_is_a_config_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(ConfigError) as caught:
@@ -56,9 +96,12 @@ def test_an_unusable_database_path_is_a_config_error(tmp_path):
     assert "ZEUES_DB" in caught.value.message
 
 
-def run_server_command(tmp_path, args: list[str], settings: dict[str, str | None]) -> subprocess.CompletedProcess:
+def run_server_command(
+    tmp_path, args: list[str], settings: dict[str, str | None], open_files: tuple[int, int] | None = None
+) -> subprocess.CompletedProcess:
     """Run ``python -m <args>`` in the checkout with only ``settings`` in its environment (None removes a
-    default), until it exits: a start that does not stop by itself within the bound fails the test."""
+    default) and ``open_files`` as its RLIMIT_NOFILE, until it exits: a start that does not stop by itself
+    within the bound fails the test."""
     env = {"PATH": "/usr/bin:/bin", "ZEUES_DB": str(tmp_path / "g.sqlite3"), "ZEUES_BIND": "127.0.0.1:0", **settings}
     return subprocess.run(
         [sys.executable, "-m", *args],
@@ -67,12 +110,15 @@ def run_server_command(tmp_path, args: list[str], settings: dict[str, str | None
         capture_output=True,
         text=True,
         timeout=30,
+        preexec_fn=None if open_files is None else functools.partial(limit_open_files, open_files),
     )
 
 
-def start_gunicorn(tmp_path, **settings: str | None) -> subprocess.CompletedProcess:
+def start_gunicorn(
+    tmp_path, open_files: tuple[int, int] | None = None, **settings: str | None
+) -> subprocess.CompletedProcess:
     """Run the real gunicorn with only ``settings`` in its environment, until it exits."""
-    return run_server_command(tmp_path, ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], settings)
+    return run_server_command(tmp_path, ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], settings, open_files)
 
 
 def the_one_line(stderr: str, name: str) -> str:

@@ -32,8 +32,15 @@ class HeldAnswer(Response):
         # it is before the first chunk: the status and Content-Length are known only after the wait.
         # Thousands of waiters are released together: send the bytes as they are, without a second
         # pass through werkzeug's response machinery for each.
-        body = self._render(self._wait())
-        start_response(self.status, [*self.headers.to_wsgi_list(), ("Content-Length", str(len(body)))])
+        answer = self._wait()
+        body = self._render(answer)
+        headers = [*self.headers.to_wsgi_list(), ("Content-Length", str(len(body)))]
+        if answer.turned_away:
+            # A client turned away at the waiter limit would keep its idle keep-alive connection for the
+            # seconds it waits, and thousands of them would fill the worker's connections as holds do.
+            # (The project's gunicorn worker honours this header; gunicorn alone drops it.)
+            headers.append(("Connection", "close"))
+        start_response(self.status, headers)
         yield body
 
 

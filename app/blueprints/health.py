@@ -14,7 +14,8 @@ blp = Blueprint("health", __name__, description="Service health")
 @blp.response(200, HealthSchema)
 @problems(422)
 def health(_query):
-    """Store in use, current cursor and how old the last read of the source of truth is."""
+    """Store in use, current cursor, how old the last read of the source of truth is, and the long polls
+    held against the most this process holds."""
     z = zeues()
     health = {"status": "ok", "store": z.store.name, "cursor": z.feed.cursor, **z.poller.health()}
-    return {**health, "waiters": z.feed.waiters}
+    return {**health, "waiters": z.feed.waiters, "max_waiters": z.feed.max_waiters}

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from app import demo
 from app.domain.errors import SourceUnavailable
 from app.domain.model import Estado
 from app.feed import Feed, FeedSettings, FeedState, Poller, hold_seconds
-from tests.conftest import nothing_changed, tag_en
+from tests.conftest import make_sqlite_app, nothing_changed, tag_en
 
 
 def changes(client, **params):
@@ -275,6 +278,57 @@ def test_close_answers_held_requests(app):
     answer = feed.answer_now(cursor)  # would hold; answers at once when closing
     assert answer["changed"] is False and answer["cursor"] == cursor
     assert answer["retry_after_ms"] >= 1000  # and asks not to be polled again at once
+
+
+def test_past_the_waiter_limit_a_poll_is_answered_at_once_and_asked_to_come_back_in_a_few_seconds(tmp_path):
+    app = make_sqlite_app(tmp_path, demo.spools(), demo.WORKERS, MAX_WAITERS=2, WORKER_CONNECTIONS=10)
+    feed = app.extensions["zeues"].feed
+    cursor = app.test_client().get("/api/health").json["cursor"]
+    poll = {"since": cursor, "timeout": 20}
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(app.test_client().get, "/api/changes", query_string=poll) for _ in range(2)]
+        deadline = time.monotonic() + 10
+        while feed.waiters < 2:
+            assert time.monotonic() < deadline, "the two polls were never held"
+            time.sleep(0.01)  # polling an observable condition, bounded by the deadline
+        t0 = time.monotonic()
+        turned_away = [app.test_client().get("/api/changes", query_string=poll) for _ in range(20)]
+        took = time.monotonic() - t0
+        health = app.test_client().get("/api/health").json
+        feed.close()  # answers the two held polls
+        assert all(f.result().json["changed"] is False for f in held)
+    assert took < 2
+    assert {r.status_code for r in turned_away} == {200}
+    assert all(r.headers["Connection"] == "close" for r in turned_away)
+    bodies = [r.json for r in turned_away]
+    assert all({**b, "retry_after_ms": 0} == nothing_changed(cursor) for b in bodies)
+    waits = {b["retry_after_ms"] for b in bodies}
+    assert min(waits) >= 2000 and max(waits) <= 6000 and len(waits) > 5  # spread, not one burst
+    assert (health["waiters"], health["max_waiters"]) == (2, 2)
+    app.extensions["zeues"].store.close()
+
+
+def test_at_the_waiter_limit_a_poll_that_asks_for_no_wait_is_answered_as_usual(app, client):
+    feed = app.extensions["zeues"].feed
+    feed.max_waiters = 0  # no room to hold anything
+    cursor = client.get("/api/health").json["cursor"]
+    response = client.get("/api/changes", query_string={"since": cursor, "timeout": 0})
+    assert response.json == nothing_changed(cursor) and "Connection" not in response.headers
+    turned_away = client.get("/api/changes", query_string={"since": cursor, "timeout": 5})
+    assert turned_away.json["retry_after_ms"] >= 2000 and turned_away.headers["Connection"] == "close"
+
+
+def test_a_poll_behind_the_cursor_gets_its_changes_at_once_even_at_the_waiter_limit(app, client):
+    feed = app.extensions["zeues"].feed
+    feed.max_waiters = 0  # no room at all: nothing may hold
+    cursor = client.get("/api/health").json["cursor"]
+    tag = tag_en(app, Estado.DISPONIBLE)
+    client.post("/api/tomar-accion", json={"tag_spool": tag, "worker_id": 1, "operacion": "ARM"})
+    response = client.get("/api/changes", query_string={"since": cursor, "timeout": 20})
+    assert "Connection" not in response.headers
+    body = response.json
+    assert body["changed"] is True and [s["tag_spool"] for s in body["spools"]] == [tag]
+    assert body["retry_after_ms"] == 0
 
 
 def test_a_sort_in_the_source_changes_the_order_but_not_the_cursor(app, client):

@@ -89,8 +89,8 @@
     this.lastAnswerMs = Z.clock.now();
     this.cursor = body.cursor;
     // Scheduled before the page redraws, so a drawing error cannot stop the board following.
-    // retry_after_ms > 0 means the server answers from a stale copy of a failing source:
-    // polling faster would only add to its load.
+    // retry_after_ms > 0 means the server answers from a stale copy of a failing source, or
+    // holds as many polls as it may: polling faster would only add to its load.
     if (early && !body.changed) { wait = Math.max(wait, EARLY_EMPTY_PAUSE_MS); }
     this.schedule(Math.min(wait, MAX_HINT_MS));
     if (body.reset) {
