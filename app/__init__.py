@@ -36,5 +36,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         api.register_blueprint(module.blp, url_prefix="/api")
     app.register_blueprint(pages.bp)
     errors.init_app(app)
+    app.wsgi_app = changes.send_released_whole(app.wsgi_app)  # type: ignore[method-assign]
     cli.init_app(app)
     return app

@@ -69,12 +69,37 @@ class FeedSettings:
 
 class Answer(dict):
     """One ``/api/changes`` body. A change releases every waiter on a cursor at once, and they all get
-    this same object, so what a caller derives from it (its JSON) can be kept in ``rendered`` and
-    worked out once instead of once per waiter. ``turned_away``: a poll that was not held because the
-    process already holds as many as it may (its connection should be closed, see ``Feed.wait``)."""
+    this same object, so what a caller derives from it (its JSON, even its whole HTTP answer) is kept
+    on it and worked out once instead of once per waiter. ``turned_away``: a poll that was not held
+    because the process already holds as many as it may (its connection should be closed, see
+    ``Feed.wait``)."""
 
-    rendered: Any = None
     turned_away = False
+    fragments: list[bytes] = []  # noqa: RUF012 - each answer sets its own: the spools' JSON, in order
+    rendered: bytes | None = None
+    http: bytes | None = None  # the whole HTTP answer, once a server has built it, and its head
+    http_head: tuple[Any, ...] = ()
+
+    def json(self) -> bytes:
+        """The body, in the schema's key order, joined from each spool's JSON rendered once at its change."""
+        if self.rendered is None:
+            self.rendered = b"".join(
+                (
+                    b'{"cursor":"%s","changed":%s,"reset":%s,"spools":['
+                    % (self["cursor"].encode(), _BOOL[self["changed"]], _BOOL[self["reset"]]),
+                    b",".join(self.fragments),
+                    b'],"removed":%s,"retry_after_ms":%d}' % (_encode(self["removed"]), self["retry_after_ms"]),
+                )
+            )
+        return self.rendered
+
+
+_BOOL = {True: b"true", False: b"false"}
+
+
+def _encode(value: Any) -> bytes:
+    """Compact JSON, the same bytes in every process for the same value (so digests agree)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def hold_seconds(timeout: float) -> float:
@@ -83,10 +108,9 @@ def hold_seconds(timeout: float) -> float:
     return max(0.0, timeout - min(1.0, timeout * 0.1))
 
 
-def _digest(view: View) -> int:
-    """The 96 bits of a spool's content digest that go into the cursor."""
-    content = json.dumps(view, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return int.from_bytes(hashlib.sha256(content.encode()).digest()[:12], "big")
+def _digest(fragment: bytes) -> int:
+    """The 96 bits of a spool's content digest that go into the cursor (its JSON in schema order)."""
+    return int.from_bytes(hashlib.sha256(fragment).digest()[:12], "big")
 
 
 class FeedState:
@@ -97,6 +121,9 @@ class FeedState:
         self.loaded = False
         self._order: list[str] = []  # tags in row order
         self._views: dict[str, View] = {}
+        # Each spool's JSON, encoded once when it changes: every answer and listing is joined from them.
+        self._json: dict[str, bytes] = {}
+        self._listing: bytes | None = None  # every spool's JSON joined, until the next change
         self._digests: dict[str, int] = {}
         self._tags: dict[str, str] = {}  # tag_key -> the tag as the sheet spells it
         # The cursor: the XOR of every spool's digest. It depends only on the content, so any process
@@ -113,6 +140,17 @@ class FeedState:
     def views(self) -> list[View]:
         """Every spool in row order."""
         return [self._views[t] for t in self._order]
+
+    def listing(self, keep: Callable[[View], bool] | None = None) -> bytes:
+        """The ``GET /api/spools`` body (every spool, or those ``keep`` keeps) as JSON, joined from the
+        spools' JSON: a shop of 20,000 spools is not encoded again for every request."""
+        if keep is None and self._listing is not None:
+            return self._listing
+        tags = self._order if keep is None else [t for t in self._order if keep(self._views[t])]
+        body = b'{"cursor":"%s","spools":[%s]}' % (self.cursor.encode(), b",".join(self._json[t] for t in tags))
+        if keep is None:
+            self._listing = body
+        return body
 
     def view(self, tag: str) -> View | None:
         """One spool, by its tag as typed (any case, spaces around it), or None."""
@@ -141,22 +179,25 @@ class FeedState:
         for tag, view in views.items():
             held = self._views.get(tag)
             if held is view:
-                continue  # the same rendering as before: nothing to hash
-            digest = _digest(view)
+                continue  # the same rendering as before: nothing to encode or hash
+            fragment = _encode(view)
+            digest = _digest(fragment)
             anterior = self._digests.get(tag)
             if anterior != digest:
                 changed.append(tag)
                 self._content ^= digest ^ (anterior or 0)
                 self._digests[tag] = digest
                 self._tags.setdefault(tag_key(tag), tag)
-            self._views[tag] = view
+            self._views[tag], self._json[tag] = view, fragment
         gone = [t for t in removed if t in self._views]
         for tag in gone:
-            del self._views[tag]
+            del self._views[tag], self._json[tag]
             self._content ^= self._digests.pop(tag)
             if self._tags.get(tag_key(tag)) == tag:
                 del self._tags[tag_key(tag)]
         if order is not None:
+            if order != self._order:
+                self._listing = None
             self._order = order  # a sort in the sheet moves rows but changes no spool
         else:
             new = [t for t in changed if t not in self._changed_at]
@@ -168,6 +209,7 @@ class FeedState:
         self.loaded = True
         self._seq += 1
         self._answers.clear()
+        self._listing = None
         for tag in changed:
             self._changed_at[tag] = self._seq
             self._removed_at.pop(tag, None)
@@ -186,11 +228,12 @@ class FeedState:
         if (ready := self._answers.get(key)) is not None and ready["retry_after_ms"] == retry_after_ms:
             return ready
         if key is None:
-            spools, removed = self.views(), []
+            tags, removed = self._order, []
         else:
             after = self._known[key]
-            spools = [self._views[t] for t in self._order if self._changed_at.get(t, 0) > after]
+            tags = [t for t in self._order if self._changed_at.get(t, 0) > after]
             removed = sorted(t for t, seq in self._removed_at.items() if seq > after)
+        spools = [self._views[t] for t in tags]
         self._answers[key] = answer = Answer(
             cursor=self.cursor,
             changed=bool(spools or removed or key is None),
@@ -199,6 +242,7 @@ class FeedState:
             removed=removed,
             retry_after_ms=retry_after_ms,
         )
+        answer.fragments = [self._json[t] for t in tags]
         return answer
 
     def _remember(self, cursor: str, seq: int) -> None:
@@ -247,6 +291,20 @@ class Feed:
         self.before_read()
         with self._lock:
             return self._state.cursor, self._state.views()
+
+    def listing(self, estados: Iterable[str] = (), ocupado_por: int | None = None) -> tuple[str, bytes]:
+        """The cursor and the ``GET /api/spools`` body: every spool in row order, or those in any of
+        ``estados`` and held by ``ocupado_por``."""
+        self.before_read()
+        estados = set(estados)
+
+        def keep(view: View) -> bool:
+            return (not estados or view["estado"] in estados) and (
+                ocupado_por is None or view["ocupado_por"] == ocupado_por
+            )
+
+        with self._lock:
+            return self._state.cursor, self._state.listing(keep if estados or ocupado_por is not None else None)
 
     def spool(self, tag: str) -> View | None:
         """One spool as the snapshot holds it, or None; the tag may differ in case or surrounding spaces."""
@@ -305,7 +363,7 @@ class Feed:
         """
         answer = self._state.answer(since, self._retry_after_ms())
         busy = Answer(answer, retry_after_ms=max(answer["retry_after_ms"], random.randint(*BUSY_RETRY_MS)))
-        busy.turned_away = True
+        busy.turned_away, busy.fragments = True, answer.fragments
         now = time.monotonic()
         if now >= self._next_busy_log:
             self._next_busy_log = now + 60.0

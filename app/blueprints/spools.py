@@ -43,14 +43,13 @@ def rendered(body: dict, etag: str) -> Response:
 @problems(422)
 def list_spools(_headers, estado=None, ocupado_por=None):
     """Every spool in row order, optionally filtered; ``ETag`` is the feed cursor."""
-    cursor, spools = zeues().feed.view()
-    if (cached := not_modified(cursor)) is not None:
+    feed = zeues().feed
+    if (cached := not_modified(feed.cursor)) is not None:
         return cached
-    if estado:
-        spools = [s for s in spools if s["estado"] in estado]
-    if ocupado_por is not None:
-        spools = [s for s in spools if s["ocupado_por"] == ocupado_por]
-    return rendered({"cursor": cursor, "spools": spools}, cursor)
+    cursor, body = feed.listing(estado or (), ocupado_por)
+    response = current_app.response_class(body, mimetype="application/json")
+    response.set_etag(cursor)
+    return response
 
 
 def _spool(tag: str) -> dict:

@@ -467,3 +467,17 @@ def test_an_outage_of_the_source_is_one_log_line_and_its_end_another(app, caplog
         "feed poll works again after 75 s",
     ]
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_answers_and_listings_are_joined_from_each_spools_json_and_say_the_same_as_the_views():
+    state = FeedState(history=8)
+    state.replace({"A": view("A", "1"), "Ñ": {"tag_spool": "Ñ", "version": "ü", "estado": "OCUPADO_ARM"}})
+    since = state.cursor
+    state.apply({"A": view("A", "2")}, removed=["Ñ"])
+    for answer in (state.answer(since, 1500), state.answer(None)):
+        assert json.loads(answer.json()) == dict(answer)
+    assert json.loads(state.listing()) == {"cursor": state.cursor, "spools": state.views()}
+    state.apply({"B": {"tag_spool": "B", "version": "1", "estado": "OCUPADO_ARM"}})
+    only = json.loads(state.listing(lambda v: v.get("estado") == "OCUPADO_ARM"))
+    assert [s["tag_spool"] for s in only["spools"]] == ["B"]
+    assert [s["tag_spool"] for s in json.loads(state.listing())["spools"]] == ["A", "B"]

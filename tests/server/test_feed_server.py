@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import signal
 import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
 
 import pytest
 import requests
@@ -129,3 +132,34 @@ def test_a_change_by_another_process_reaches_waiters_within_one_poll(live_server
     assert body["spools"][0]["ocupado_por_nombre"] == "Pedro González"
     # The poller reads every 2 s while commands flow and 5 s otherwise: within one interval.
     assert end - written <= 5.5
+
+
+def test_a_released_poll_is_a_whole_http_answer_and_the_connection_goes_on(live_server):
+    """Released waiters get one prebuilt answer written straight to their socket: it must be the
+    answer a client expects (status, headers, exact length, a Date it can correct its clock with)
+    and leave the keep-alive connection ready for the next poll."""
+    cursor, tag = cursor_of(live_server), libre(live_server)
+    conn = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=30)
+    with ThreadPoolExecutor(1) as pool:
+        conn.request("GET", f"/api/changes?since={cursor}&timeout=20")
+        wait_for_waiters(live_server, 1)
+        pool.submit(
+            requests.post,
+            f"{live_server.url}/api/tomar-accion",
+            json={"tag_spool": tag, "worker_id": 1, "operacion": "ARM"},
+            timeout=10,
+        ).result()
+        response = conn.getresponse()
+        body = response.read()
+    assert response.status == 200 and response.version == 11
+    assert response.getheader("Content-Type") == "application/json"
+    assert response.getheader("Cache-Control") == "no-store"
+    assert int(response.getheader("Content-Length")) == len(body)
+    assert abs(parsedate_to_datetime(response.getheader("Date")).timestamp() - time.time()) < 5
+    answer = json.loads(body)
+    assert answer["changed"] is True and [s["tag_spool"] for s in answer["spools"]] == [tag]
+    # The same connection carries the next poll, answered at once with nothing new.
+    conn.request("GET", f"/api/changes?since={answer['cursor']}&timeout=0")
+    again = conn.getresponse()
+    assert again.status == 200 and json.loads(again.read()) == nothing_changed(answer["cursor"])
+    conn.close()
