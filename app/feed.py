@@ -200,6 +200,8 @@ class FeedState:
                 self._listing = None
             self._order = order  # a sort in the sheet moves rows but changes no spool
         else:
+            if gone:
+                self._order = [t for t in self._order if t in self._views]
             new = [t for t in changed if t not in self._changed_at]
             if new:
                 present = set(self._order)
