@@ -12,6 +12,7 @@ from typing import Any
 
 from ..domain.machine import REQUEST_HASH, Decision
 from ..domain.model import EVENT_FIELDS, TRACKING_FIELDS, Event, Resultado, Spool, Worker, parse_roles
+from ..offload import SerialThread
 from .base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
 
 SCHEMA = """
@@ -57,6 +58,15 @@ CREATE TABLE IF NOT EXISTS idempotencia (
     event_id TEXT NOT NULL REFERENCES metadata (id),
     respuesta TEXT NOT NULL
 );
+-- A counter per table whose rows the service caches, moved by every change (from any connection).
+CREATE TABLE IF NOT EXISTS table_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+INSERT OR IGNORE INTO table_versions (name, version) VALUES ('trabajadores', 0);
+CREATE TRIGGER IF NOT EXISTS trabajadores_insertados AFTER INSERT ON trabajadores
+BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'trabajadores'; END;
+CREATE TRIGGER IF NOT EXISTS trabajadores_cambiados AFTER UPDATE ON trabajadores
+BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'trabajadores'; END;
+CREATE TRIGGER IF NOT EXISTS trabajadores_borrados AFTER DELETE ON trabajadores
+BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'trabajadores'; END;
 -- The log is append-only: the service never edits or deletes an event.
 CREATE TRIGGER IF NOT EXISTS metadata_sin_update BEFORE UPDATE ON metadata
 BEGIN SELECT RAISE(ABORT, 'metadata is append-only'); END;
@@ -99,21 +109,31 @@ class SqliteStore(Store):
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = self.location = path
-        # One connection per process: sqlite3 calls never yield to another greenlet, and the lock
-        # keeps a transaction whole should a future driver yield.
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.row_factory = sqlite3.Row
+        self._synchronous, self._busy_timeout_ms = synchronous, busy_timeout_ms
+        # Reads and the CLI's loads use this connection, on the event loop (sqlite3 never yields to
+        # another greenlet; the lock keeps a transaction whole should a future driver yield).
+        self._conn = self._connect()
         self._lock = threading.RLock()
-        # Workers cached under the connection's data_version (see workers()).
+        # Commands commit on a connection of their own, on a native thread under gevent: a COMMIT's
+        # fsync (and a WAL checkpoint now and then) waits there while the loop serves other requests.
+        # An in-memory database exists only in its one connection, which then writes too.
+        self._writes = SerialThread() if path != ":memory:" else None
+        self._writer: sqlite3.Connection | None = None
+        # Workers cached under the trabajadores counter (see workers()).
         self._workers: dict[int, Worker] | None = None
         self._workers_version: int | None = None
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self._conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         # WAL lets readers (other workers, the CLI) run beside the writer; synchronous=FULL
         # fsyncs the WAL at every commit, so an answered command survives a power cut.
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute(f"PRAGMA synchronous = {synchronous}")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.executescript(SCHEMA)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
 
     @contextmanager
     def _transaction(self, mode: str = "DEFERRED") -> Iterator[sqlite3.Connection]:
@@ -140,12 +160,13 @@ class SqliteStore(Store):
         return _spool(row) if row else None
 
     def workers(self) -> dict[int, Worker]:
-        """Every worker, fresh: re-read only when the file changed since the last read."""
+        """Every worker, fresh: re-read only when the trabajadores table changed since the last read."""
         with self._lock:
-            # Reading and parsing every worker was ~10% of a command's CPU. data_version moves
-            # whenever another connection (a second worker process, the CLI) commits; this
-            # connection only writes trabajadores in load(), which drops the cache itself.
-            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            # Reading and parsing every worker was ~10% of a command's CPU. The counter moves with
+            # every change of the table, by any connection or process (a trigger keeps it).
+            version = self._conn.execute(
+                "SELECT version FROM table_versions WHERE name = 'trabajadores'"
+            ).fetchone()[0]
             if self._workers is None or version != self._workers_version:
                 self._workers = {w.id: w for w in map(_worker, self._conn.execute("SELECT * FROM trabajadores"))}
                 self._workers_version = version
@@ -153,36 +174,56 @@ class SqliteStore(Store):
 
     def commit(self, decision: Decision) -> None:
         """Conditional update on ``version`` + event insert (+ idempotency record), one transaction."""
+        if self._writes is None:
+            with self._transaction("IMMEDIATE") as db:
+                self._write(db, decision)
+        else:
+            self._writes.call(self._commit_on_writer, decision)
+
+    def _commit_on_writer(self, decision: Decision) -> None:
+        """On the writer's thread: the command's transaction on the writer's connection."""
+        if self._writer is None:
+            self._writer = self._connect()
+        db = self._writer
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._write(db, decision)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _write(self, db: sqlite3.Connection, decision: Decision) -> None:
+        """The statements of one command, inside the caller's transaction."""
         changes = decision.despues.tracking()
         assignments = ", ".join(f"{name} = ?" for name in changes)
         event = decision.event.as_dict()
         event["metadata_json"] = json.dumps(event["metadata_json"], ensure_ascii=False, sort_keys=True)
-        with self._transaction("IMMEDIATE") as db:
-            cursor = db.execute(
-                f"UPDATE operaciones SET {assignments} WHERE tag_spool = ? AND version IS ?",
-                (*changes.values(), decision.antes.tag_spool, decision.antes.version),
-            )
-            if cursor.rowcount != 1:
-                raise StaleWrite(decision.antes.tag_spool)
-            db.execute(
-                f"INSERT INTO metadata ({', '.join(EVENT_FIELDS)}) VALUES ({', '.join('?' * len(EVENT_FIELDS))})",
-                tuple(event.values()),
-            )
-            key = decision.idempotency_key
-            if key is not None:
-                try:
-                    db.execute(
-                        "INSERT INTO idempotencia (clave, request_hash, event_id, respuesta) VALUES (?, ?, ?, ?)",
-                        (
-                            key,
-                            decision.event.metadata_json.get(REQUEST_HASH, ""),
-                            decision.event.id,
-                            # The spool as the command left it, for the replayed answer.
-                            json.dumps({"spool": _spool_values(decision.despues)}, ensure_ascii=False),
-                        ),
-                    )
-                except sqlite3.IntegrityError as exc:
-                    raise DuplicateIdempotencyKey(key) from exc
+        cursor = db.execute(
+            f"UPDATE operaciones SET {assignments} WHERE tag_spool = ? AND version IS ?",
+            (*changes.values(), decision.antes.tag_spool, decision.antes.version),
+        )
+        if cursor.rowcount != 1:
+            raise StaleWrite(decision.antes.tag_spool)
+        db.execute(
+            f"INSERT INTO metadata ({', '.join(EVENT_FIELDS)}) VALUES ({', '.join('?' * len(EVENT_FIELDS))})",
+            tuple(event.values()),
+        )
+        key = decision.idempotency_key
+        if key is not None:
+            try:
+                db.execute(
+                    "INSERT INTO idempotencia (clave, request_hash, event_id, respuesta) VALUES (?, ?, ?, ?)",
+                    (
+                        key,
+                        decision.event.metadata_json.get(REQUEST_HASH, ""),
+                        decision.event.id,
+                        # The spool as the command left it, for the replayed answer.
+                        json.dumps({"spool": _spool_values(decision.despues)}, ensure_ascii=False),
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateIdempotencyKey(key) from exc
 
     def events(self, tag: str) -> list[Event]:
         """The spool's events in append order."""
@@ -235,7 +276,9 @@ class SqliteStore(Store):
                     raise StaleWrite(spool.tag_spool) from exc
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._writes is not None and self._writer is not None:
+            self._writes.call(self._writer.close)
         with self._lock:
             self._conn.close()
 

@@ -1,0 +1,40 @@
+"""Blocking work kept off the gevent event loop: under gunicorn's gevent worker a call that waits in
+the kernel (an fsync) or burns CPU without yielding (a slow hash) would hold up every other request of
+the process; on a native thread it waits alone while the loop serves the rest."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def gevent_patched() -> bool:
+    """Whether gevent has monkey-patched this process (gunicorn's gevent worker does, before the app loads)."""
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a requirement; the check keeps this module plain
+        return False
+    return monkey.is_module_patched("threading")
+
+
+class SerialThread:
+    """Calls that run one at a time on one native thread of their own under gevent — the calling greenlet
+    waits, the others run — and in the caller's thread, one at a time, otherwise (``flask run``, tests)."""
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+        if gevent_patched():
+            from gevent.threadpool import ThreadPool
+
+            self._pool = ThreadPool(1)
+        self._lock = threading.Lock()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, serialised with every other call of this object; its result or its exception."""
+        if self._pool is not None:
+            return self._pool.apply(fn, args)
+        with self._lock:
+            return fn(*args)
