@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import sqlite3
+import threading
 
 import pytest
 
 from app import create_app, demo
 from app.domain.model import Estado, Rol, Spool, Worker
-from app.stores.base import StaleWrite
+from app.stores.base import StaleWrite, Store
 from app.stores.sqlite import SqliteStore
 from tests.conftest import make_sqlite_app
 
@@ -174,3 +175,33 @@ def test_load_that_would_add_an_existing_tag_writes_nothing_at_all(tmp_path):
         assert 2 not in store.workers()
     finally:
         store.close()
+
+
+def test_reading_the_whole_log_holds_up_no_command_and_sees_one_moment(tmp_path):
+    from datetime import UTC, datetime
+
+    from app.domain.machine import Comando, decidir
+    from app.domain.model import Accion, Operacion
+
+    tag = "MK-1335-CW-25238-011"
+    app = make_sqlite_app(tmp_path, [Spool(tag, version="v0")], demo.WORKERS, SQLITE_SYNCHRONOUS="OFF")
+    store = app.extensions["zeues"].store
+
+    def command(accion: Accion) -> None:
+        comando = Comando(accion, Operacion.ARM, tag, 1)
+        store.commit(decidir(comando, store.spool(tag), store.workers(), datetime.now(UTC), UTC))
+
+    for i in range(1500):  # more than one chunk of the reader
+        command(Accion.TOMAR if i % 2 == 0 else Accion.PAUSAR)
+    reading = store.all_events()
+    first = next(reading)  # a report half-way through the log
+    finished = threading.Event()
+    # Another greenlet or thread commits meanwhile: it must not wait for the report.
+    worker = threading.Thread(target=lambda: (command(Accion.TOMAR), finished.set()))
+    worker.start()
+    assert finished.wait(10), "a command waited for a report reading the log"
+    worker.join()
+    rest = list(reading)
+    assert len([first, *rest]) == 1500  # the report's log is the one of the moment it began reading
+    assert len(list(store.all_events())) == 1501
+    assert list(Store.all_events(store)) == list(store.all_events())  # the port's fallback, one spool here
