@@ -70,6 +70,7 @@ _ESPERA: dict[str, str] = {str(src): str(o) for a, o, src, *_ in TRANSICIONES if
 ESTADOS_EN_CURSO: tuple[str, ...] = tuple(str(e) for e in Estado if e != Estado.APROBADO) + (
     () if BLOQUEADO in Estado.__members__ else (BLOQUEADO,)
 )
+# A spool's timeline, in flow order: every state, then holds.
 ESTADOS_LINEA: tuple[str, ...] = tuple(str(e) for e in Estado) + (
     () if BLOQUEADO in Estado.__members__ else (BLOQUEADO,)
 )
@@ -128,10 +129,6 @@ def momento(timestamp: str) -> float | None:
     except (TypeError, ValueError):
         return None
     return (instante if instante.tzinfo else instante.replace(tzinfo=UTC)).timestamp()
-
-
-def _iso(segundos: float) -> str:
-    return iso_utc(datetime.fromtimestamp(segundos, UTC))
 
 
 def _holder(event: Event) -> int:
@@ -477,7 +474,7 @@ def trabajadores(
     return {**_cabecera(rango, zona, ahora), "trabajadores": filas}
 
 
-def spool(spool: Spool, events: Sequence[Event], ahora: datetime) -> dict[str, Any]:
+def linea_de_tiempo(spool: Spool, events: Sequence[Event], ahora: datetime) -> dict[str, Any]:
     """``GET /api/reportes/spools/<tag>``: the spool's log as stretches of time in each state."""
     vida = _Vida()
     tramos: list[dict[str, Any]] = []
@@ -502,14 +499,12 @@ def spool(spool: Spool, events: Sequence[Event], ahora: datetime) -> dict[str, A
             }
         )
         inicios.append(t)
-    fin = ahora.timestamp()
     por_estado: dict[str, float] = defaultdict(float)
-    for i, tramo in enumerate(tramos):
-        final = inicios[i + 1] if i + 1 < len(tramos) else fin
-        if i + 1 < len(tramos):
-            tramo["hasta"] = tramos[i + 1]["desde"]
-        segundos = max(0.0, final - inicios[i])
-        tramo["horas"] = horas(segundos)
+    fines = [*inicios[1:], ahora.timestamp()]  # each stretch ends where the next begins, the last now
+    siguientes = [*(t["desde"] for t in tramos[1:]), None]
+    for tramo, inicio, fin, hasta in zip(tramos, inicios, fines, siguientes, strict=True):
+        segundos = max(0.0, fin - inicio)
+        tramo["hasta"], tramo["horas"] = hasta, horas(segundos)
         por_estado[tramo["estado"] or ""] += segundos
     orden = [e for e in ESTADOS_LINEA if e in por_estado] + sorted(e for e in por_estado if e not in ESTADOS_LINEA)
     actual = BLOQUEADO if tramos and tramos[-1]["estado"] == BLOQUEADO else str(spool.estado)

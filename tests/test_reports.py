@@ -328,7 +328,9 @@ def test_work_in_progress_by_state_with_its_age():
 
 def test_a_spools_timeline_is_its_log_as_time_spent_in_each_state():
     events = [e for e in BLOQUEADO if e.tag_spool == "S5"]
-    linea = reports.spool(Spool("S5", armador=1, fecha_armado="2026-05-04"), events, plant("2026-05-04 18:00"))
+    linea = reports.linea_de_tiempo(
+        Spool("S5", armador=1, fecha_armado="2026-05-04"), events, plant("2026-05-04 18:00")
+    )
     assert [(t["estado"], t["desde"], t["hasta"], t["horas"], t["worker_id"]) for t in linea["tramos"]] == [
         ("OCUPADO_ARM", "2026-05-04T08:00:00Z", "2026-05-04T10:00:00Z", 2.0, 1),
         ("BLOQUEADO", "2026-05-04T10:00:00Z", "2026-05-04T15:00:00Z", 5.0, 1),
@@ -343,7 +345,7 @@ def test_a_spools_timeline_is_its_log_as_time_spent_in_each_state():
         {"estado": "BLOQUEADO", "horas": 5.0},
     ]
     assert linea["estado"] == "ARM_COMPLETADO"
-    retenido = reports.spool(
+    retenido = reports.linea_de_tiempo(
         Spool("S6", armador=1, fecha_armado="2026-05-01"),
         [e for e in BLOQUEADO if e.tag_spool == "S6"],
         plant("2026-05-04 18:00"),

@@ -154,5 +154,5 @@ def spool(formato, tag):
     vista = z.feed.spool(tag)
     if vista is None:
         raise NotFound(f"El spool {tag} no existe.")
-    figuras = reports.spool(spool_from_json(vista), z.store.events(vista["tag_spool"]), z.service.reloj())
+    figuras = reports.linea_de_tiempo(spool_from_json(vista), z.store.events(vista["tag_spool"]), z.service.reloj())
     return _answer(figuras, formato, reports.tabla_spool, f"spool-{vista['tag_spool']}")
