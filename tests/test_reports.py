@@ -380,3 +380,20 @@ def test_a_timestamp_nobody_can_read_is_left_out():
     roto = Event(**{**roto.as_dict(), "timestamp": "ayer a las nueve"})
     planas = cifras([roto, *PAUSADO[1:]], "2026-05-04", "2026-05-04", plant("2026-05-04 18:00"))
     assert planas["w1.ARM.horas_activas"] == 0.0 and planas["w2.ARM.horas_activas"] == 1.5
+
+
+def test_a_long_log_is_digested_in_pauses_with_the_same_figures():
+    events = [
+        ev(f"2026-05-04 {8 + i % 8:02d}:{i % 60:02d}", tipo, 1, f"S{i}")
+        for i in range(1500)
+        for tipo in ("TOMAR_ARM", "COMPLETAR_ARM")
+    ]
+    pausas: list[int] = []
+    registro = reports.analizar(events, pausa=lambda: pausas.append(len(pausas)))
+    assert len(pausas) == 3  # one every thousand events: a caller on an event loop serves others there
+    rango = reports.Rango.de(date(2026, 5, 4), date(2026, 5, 4), UTC)
+    ahora = plant("2026-05-04 18:00")
+    con_pausas = reports.resumen(registro, [], rango, UTC, ahora, pausa=lambda: pausas.append(len(pausas)))
+    assert len(pausas) > 3
+    assert con_pausas == reports.resumen(reports.analizar(events), [], rango, UTC, ahora)
+    assert con_pausas["operaciones"][0]["completadas"] == 1500
