@@ -30,9 +30,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     api.init_app(app)
-    from .blueprints import changes, commands, health, pages, spools, workers
+    from .blueprints import changes, commands, health, pages, reports, spools, workers
 
-    for module in (health, workers, spools, commands, changes):
+    for module in (health, workers, spools, commands, changes, reports):
         api.register_blueprint(module.blp, url_prefix="/api")
     app.register_blueprint(pages.bp)
     errors.init_app(app)

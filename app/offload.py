@@ -38,3 +38,13 @@ class SerialThread:
             return self._pool.apply(fn, args)
         with self._lock:
             return fn(*args)
+
+
+def yield_to_loop() -> None:
+    """Let the rest of a gevent worker run in the middle of a long computation (a year's report): wait
+    until the loop has served every socket that is ready — ``sleep(0)`` would only let other greenlets
+    run, and a request still unread on its socket would wait for the end of the computation."""
+    if gevent_patched():
+        import gevent
+
+        gevent.idle()

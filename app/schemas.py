@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .domain.machine import acciones
-from .domain.model import Accion, Estado, Operacion, Resultado, Rol, Spool, Worker
+from .domain.model import TRACKING_FIELDS, Accion, Estado, Operacion, Resultado, Rol, Spool, Worker
 
 # The OpenAPI ``format`` of a string checked by ``printable`` (JSON Schema has no word for it).
 PRINTABLE = "printable"
@@ -328,3 +330,213 @@ event_schema = EventSchema()
 def spool_json(spool: Spool, workers: Mapping[int, Worker]) -> dict[str, Any]:
     """The Spool shape of ``spool``, as every answer and the feed carry it."""
     return spool_schema.dump((spool, workers))
+
+
+def spool_from_json(view: Mapping[str, Any]) -> Spool:
+    """The domain Spool a Spool shape was dumped from (its tracking facts; the rest is derived)."""
+    facts = {name: view[name] for name in ("tag_spool", *TRACKING_FIELDS)}
+    if facts["resultado_metrologia"]:
+        facts["resultado_metrologia"] = Resultado(facts["resultado_metrologia"])
+    return Spool(**facts)
+
+
+# --- reports (SPEC §14) ----------------------------------------------------------------------------
+
+
+class PlantDate(fields.Date):
+    """A plant date written YYYY-MM-DD, nothing else (``date.fromisoformat`` would also take 20260504
+    or 2026-W19-1)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime.date:
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValidationError("Debe ser una fecha AAAA-MM-DD.")
+        try:
+            day = datetime.date.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("No es un día del calendario.") from None
+        # A range is turned into UTC instants a day either side: the calendar's first and last days
+        # would fall off it. No plant's log reaches either end.
+        if not datetime.date(1900, 1, 1) <= day <= datetime.date(9998, 12, 31):
+            raise ValidationError("Debe estar entre 1900-01-01 y 9998-12-31.")
+        return day
+
+
+class ReporteQuerySchema(QuerySchema):
+    """``formato``: JSON (the default) or CSV for a spreadsheet."""
+
+    formato = fields.String(
+        validate=validate.OneOf(["json", "csv"]),
+        load_default="json",
+        metadata={"description": "`csv`: text/csv; charset=utf-8 with a BOM and a header row"},
+    )
+
+
+class RangoQuerySchema(ReporteQuerySchema):
+    """A range of plant dates (``ZEUES_TIMEZONE``), both inclusive; by default the last 30 days."""
+
+    desde = PlantDate(metadata={"description": "first plant date, YYYY-MM-DD (default: 29 days before hasta)"})
+    hasta = PlantDate(metadata={"description": "last plant date, YYYY-MM-DD, inclusive (default: today)"})
+
+    @validates_schema
+    def _orden(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("desde") and data.get("hasta") and data["desde"] > data["hasta"]:
+            raise ValidationError("desde no puede ser posterior a hasta.", "desde")
+
+
+def _horas(description: str) -> fields.Float:
+    return fields.Float(allow_none=True, metadata={"description": description})
+
+
+class PeriodoSchema(Schema):
+    """What every report over a range says about it."""
+
+    desde = fields.String(metadata={"description": "first plant date of the range"})
+    hasta = fields.String(metadata={"description": "last plant date of the range, inclusive"})
+    zona = fields.String(metadata={"description": "the plant's time zone the dates are in"})
+    generado = fields.String(metadata={"description": "when the figures were computed (UTC): open intervals end here"})
+
+
+class OperacionReporteSchema(Schema):
+    """The figures of one operation over the range."""
+
+    operacion = _enum(Operacion)
+    completadas = fields.Integer(metadata={"description": "COMPLETAR events dated in the range"})
+    horas_activas = _horas("hours held (TOMAR to PAUSAR/COMPLETAR/BLOQUEAR) inside the range")
+    mediana_horas_por_spool = _horas("median hours held per completion in the range; null without any")
+    horas_espera_mediana = _horas("median hours ready before the TOMAR, for TOMARs in the range; null for ARM")
+    primera_pasada = fields.Float(
+        allow_none=True, metadata={"description": "METROLOGIA: share (0–1) of first inspections approved"}
+    )
+    primera_pasada_spools = fields.Integer(
+        allow_none=True, metadata={"description": "METROLOGIA: spools whose first inspection is in the range"}
+    )
+    rechazos = fields.Integer(allow_none=True, metadata={"description": "METROLOGIA: rejections in the range"})
+
+    class Meta:
+        ordered = True
+
+
+class EnCursoSchema(Schema):
+    """The spools in one state now, and how long they have been in it."""
+
+    estado = fields.String(metadata={"description": "one of the states but APROBADO, or BLOQUEADO"})
+    spools = fields.Integer()
+    edad_horas_mediana = _horas("median hours in this state (spools whose entry is known)")
+    edad_horas_max = _horas("the longest")
+    tag_mas_antiguo = fields.String(allow_none=True, metadata={"description": "the spool that has waited longest"})
+
+    class Meta:
+        ordered = True
+
+
+class CompletadasDiaSchema(Schema):
+    """Completions on one plant date (days without any are left out)."""
+
+    fecha = fields.String()
+    ARM = fields.Integer()
+    SOLD = fields.Integer()
+    METROLOGIA = fields.Integer()
+    REPARACION = fields.Integer()
+
+    class Meta:
+        ordered = True
+
+
+class PrimeraPasadaSemanaSchema(Schema):
+    """First inspections in one week (Monday to Sunday, within the range) and the share approved."""
+
+    semana = fields.String(metadata={"description": "the Monday of the week"})
+    spools = fields.Integer()
+    aprobados = fields.Integer()
+    primera_pasada = fields.Float(allow_none=True)
+
+    class Meta:
+        ordered = True
+
+
+class ResumenSchema(PeriodoSchema):
+    """``GET /api/reportes/resumen``."""
+
+    operaciones = fields.List(fields.Nested(OperacionReporteSchema))
+    en_curso = fields.List(fields.Nested(EnCursoSchema), metadata={"description": "work in progress now"})
+    completadas_por_dia = fields.List(fields.Nested(CompletadasDiaSchema))
+    primera_pasada_por_semana = fields.List(fields.Nested(PrimeraPasadaSemanaSchema))
+
+    class Meta:
+        ordered = True
+
+
+class OperacionTrabajadorSchema(Schema):
+    """One worker's figures in one operation over the range."""
+
+    operacion = _enum(Operacion)
+    completadas = fields.Integer()
+    horas_activas = fields.Float()
+
+    class Meta:
+        ordered = True
+
+
+class TrabajadorReporteSchema(Schema):
+    """One worker over the range: active floor workers always, anyone else with work in it."""
+
+    worker_id = fields.Integer()
+    nombre = fields.String()
+    roles = fields.List(_enum(Rol))
+    activo = fields.Boolean()
+    operaciones = fields.List(fields.Nested(OperacionTrabajadorSchema))
+    soldaduras_inspeccionadas = fields.Integer(
+        allow_none=True,
+        metadata={"description": "inspections in the range of spools this worker welded; null for non-welders"},
+    )
+    soldaduras_rechazadas = fields.Integer(allow_none=True, metadata={"description": "of those, the rejections"})
+
+    class Meta:
+        ordered = True
+
+
+class TrabajadoresReporteSchema(PeriodoSchema):
+    """``GET /api/reportes/trabajadores``."""
+
+    trabajadores = fields.List(fields.Nested(TrabajadorReporteSchema))
+
+    class Meta:
+        ordered = True
+
+
+class TramoSchema(Schema):
+    """A stretch of a spool's timeline: from one event of its log to the next."""
+
+    estado = fields.String(allow_none=True, metadata={"description": "the state the event left the spool in"})
+    desde = fields.String(metadata={"description": "the event's timestamp"})
+    hasta = fields.String(allow_none=True, metadata={"description": "the next event's timestamp; null: still now"})
+    horas = fields.Float()
+    evento_tipo = fields.String()
+    worker_id = fields.Integer()
+    worker_nombre = fields.String()
+
+    class Meta:
+        ordered = True
+
+
+class HorasEstadoSchema(Schema):
+    """The hours a spool has spent in one state, all stretches together."""
+
+    estado = fields.String(allow_none=True)
+    horas = fields.Float()
+
+    class Meta:
+        ordered = True
+
+
+class SpoolReporteSchema(Schema):
+    """``GET /api/reportes/spools/<tag>``."""
+
+    tag_spool = fields.String()
+    estado = fields.String(metadata={"description": "the state now"})
+    generado = fields.String()
+    tramos = fields.List(fields.Nested(TramoSchema))
+    horas_por_estado = fields.List(fields.Nested(HorasEstadoSchema))
+
+    class Meta:
+        ordered = True

@@ -1,4 +1,5 @@
-"""The tablet page (``/``) and the supervisors' live board (``/board``), served from app/static."""
+"""The tablet page (``/``), the supervisors' live board (``/board``) and the reports (``/reportes``),
+served from app/static."""
 
 from flask import Blueprint, current_app
 
@@ -15,3 +16,9 @@ def station():
 def board():
     """The live board."""
     return current_app.send_static_file("board.html")
+
+
+@bp.route("/reportes")
+def reportes():
+    """The reports page: charts and tables from the event log (SPEC §14)."""
+    return current_app.send_static_file("reportes.html")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
 from ..domain.machine import Decision
@@ -79,6 +79,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def events(self, tag: str) -> list[Event]:
         """The spool's events, oldest first."""
+
+    def all_events(self) -> Iterator[Event]:
+        """Every event in the log, each spool's oldest first, streamed (the reports of SPEC §14 read
+        the whole log: a spool's earlier history decides what its latest events mean).
+
+        This fallback asks for each spool's events in turn; adapters read the log in one pass, in
+        append order, without holding a lock that commands need while the caller consumes it.
+        """
+        for spool in self.snapshot().spools:
+            yield from self.events(spool.tag_spool)
 
     @abc.abstractmethod
     def idempotency(self, key: str) -> IdempotencyRecord | None:

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from ..domain.machine import REQUEST_HASH, Decision
@@ -75,6 +76,7 @@ BEGIN SELECT RAISE(ABORT, 'metadata is append-only'); END;
 """
 
 _SPOOL_COLUMNS = ("tag_spool", *TRACKING_FIELDS)
+_CHUNK = 1000  # events per fetch of all_events: a chunk is parsed between two yields of its reader
 
 
 def _spool(row: sqlite3.Row | dict[str, Any]) -> Spool:
@@ -231,6 +233,30 @@ class SqliteStore(Store):
             rows = self._conn.execute("SELECT * FROM metadata WHERE tag_spool = ? ORDER BY seq", (tag,)).fetchall()
         return [_event(r) for r in rows]
 
+    def all_events(self) -> Iterator[Event]:
+        """The whole log in append order (the table's own key order, no sort), read in chunks on a
+        connection of its own: WAL keeps its snapshot consistent while commands go on through the
+        shared one, so a long report never holds up the floor."""
+        with self._reader() as db:
+            cursor = db.execute(f"SELECT {', '.join(EVENT_FIELDS)} FROM metadata ORDER BY seq")
+            while rows := cursor.fetchmany(_CHUNK):
+                for row in rows:
+                    yield Event(*row[:9], _metadata(row[9]))
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection of its own (the shared one, under the lock, for an in-memory database,
+        which a second connection could not see)."""
+        if self.path == ":memory:":
+            with self._lock:
+                yield self._conn
+            return
+        db = sqlite3.connect(f"{Path(self.path).absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            yield db
+        finally:
+            db.close()
+
     def idempotency(self, key: str) -> IdempotencyRecord | None:
         """The command that carried ``key``: its event and the spool as it left it."""
         with self._lock:
@@ -281,6 +307,18 @@ class SqliteStore(Store):
             self._writes.call(self._writer.close)
         with self._lock:
             self._conn.close()
+
+
+_decode = json.JSONDecoder().raw_decode
+
+
+def _metadata(text: str) -> dict[str, Any]:
+    """A metadata_json cell as written by ``commit`` (compact, no surrounding space): ``raw_decode``
+    skips the two whitespace scans of ``json.loads``, which were half its cost on a year's log."""
+    try:
+        return _decode(text)[0]
+    except ValueError:
+        return json.loads(text)
 
 
 def _spool_values(spool: Spool) -> dict[str, Any]:

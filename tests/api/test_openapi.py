@@ -16,6 +16,9 @@ def test_openapi_lists_every_endpoint_with_its_schemas(client):
         "/api/pausar-accion",
         "/api/completar-accion",
         "/api/changes",
+        "/api/reportes/resumen",
+        "/api/reportes/trabajadores",
+        "/api/reportes/spools/{tag}",
     }
     schemas = doc["components"]["schemas"]
     assert {"Spool", "Event", "Worker", "Comando", "Completar"} <= set(schemas)

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-PAGES = ("/", "/board")
+PAGES = ("/", "/board", "/reportes")
 
 # Syntax that pyjsparser accepts although ES5 lacks it.
 NOT_ES5_DECLARATIONS = {"let", "const"}

@@ -122,3 +122,24 @@ def test_text_round_trips_literally(store):
     assert event.worker_nombre == 'Ñandú – 日本 =IMPORTXML("http://x")'
     assert event.metadata_json == {"idempotency_key": "=1+1 Ñandú – 日本", "version": decision.despues.version}
     assert event.tag_spool == tag
+
+
+def test_all_events_is_the_whole_log_each_spools_in_order(make_shop, reopen):
+    app = make_shop(SPOOLS, WORKERS)
+    store = app.extensions["zeues"].store
+    assert list(store.all_events()) == []
+    hechas = []
+    for tag, accion, operacion, worker in [
+        ("MK-1335-CW-25238-011", Accion.TOMAR, Operacion.ARM, 1),
+        ("MK-1335-CW-25238-013", Accion.TOMAR, Operacion.SOLD, 2),
+        ("MK-1335-CW-25238-011", Accion.PAUSAR, Operacion.ARM, 1),
+        ("MK-1335-CW-25238-013", Accion.COMPLETAR, Operacion.SOLD, 2),
+        ("MK-1335-CW-25238-011", Accion.TOMAR, Operacion.ARM, 2),
+    ]:
+        decision = decide(store, tag, accion=accion, operacion=operacion, worker=worker)
+        store.commit(decision)
+        hechas.append(decision.event)
+    for events in (list(store.all_events()), list(reopen(app).extensions["zeues"].store.all_events())):
+        assert sorted(events, key=lambda e: e.id) == sorted(hechas, key=lambda e: e.id)
+        for tag in {e.tag_spool for e in hechas}:
+            assert [e for e in events if e.tag_spool == tag] == [e for e in hechas if e.tag_spool == tag]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
@@ -15,7 +13,7 @@ from app import create_app, demo
 from app.domain.model import Estado, Rol, Spool, Worker
 from app.stores.base import StaleWrite
 from app.stores.sqlite import SqliteStore
-from tests.conftest import ROOT, make_sqlite_app
+from tests.conftest import make_sqlite_app
 
 
 def _tomar_en_otro_proceso(db: str, tag: str, worker: int, start, results, key: str | None = None) -> None:
@@ -178,53 +176,3 @@ def test_load_that_would_add_an_existing_tag_writes_nothing_at_all(tmp_path):
         store.close()
 
 
-# Under gevent a command's COMMIT can wait: on the disk (fsync, a checkpoint) or on another process that
-# is writing the file. Here another process holds the write lock for 0.6 s while a greenlet counts its turns.
-WAITING_COMMIT = """
-from gevent import monkey
-monkey.patch_all()
-import subprocess, sys, time, gevent
-from datetime import UTC, datetime
-from app.domain.machine import Comando, decidir
-from app.domain.model import Accion, Operacion, Rol, Spool, Worker
-from app.stores.sqlite import SqliteStore
-
-path = sys.argv[1]
-store = SqliteStore(path)
-store.load([Spool("MK-1", version="v")], [Worker(1, "Juan", "Pérez", (Rol.ARMADOR,), True)])
-decision = decidir(Comando(Accion.TOMAR, Operacion.ARM, "MK-1", 1), store.spool("MK-1"), store.workers(),
-                   datetime.now(UTC), UTC)
-other = subprocess.Popen([sys.executable, "-c", (
-    "import sqlite3, sys, time; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
-    "db.execute('BEGIN IMMEDIATE'); print('held', flush=True); time.sleep(0.6); db.execute('COMMIT')"
-), path], stdout=subprocess.PIPE, text=True)
-assert other.stdout.readline().strip() == "held"
-turns = []
-def tick():
-    while True:
-        turns.append(time.monotonic())
-        gevent.sleep(0.01)
-ticker = gevent.spawn(tick)
-start = time.monotonic()
-store.commit(decision)
-took = time.monotonic() - start
-ticker.kill()
-other.wait()
-during = sum(1 for t in turns if start <= t <= start + took)
-print(took, during, store.spool("MK-1").ocupado_por)
-"""
-
-
-def test_a_commit_that_waits_does_not_hold_up_the_event_loop(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", WAITING_COMMIT, str(tmp_path / "busy.sqlite3")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    took, turns_during_commit, holder = result.stdout.split()
-    assert float(took) >= 0.3 and holder == "1"  # the commit did wait for the other writer, then landed
-    # The loop kept turning every ~10 ms meanwhile (waiting on the loop itself, it would not turn at all).
-    assert int(turns_during_commit) >= 15

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ...domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, Decision
@@ -236,6 +236,13 @@ class SheetsStore(Store):
         self._ensure_loaded()
         with self._lock:
             return [e for e in self._events if e.tag_spool == tag]
+
+    def all_events(self) -> Iterator[Event]:
+        """The whole log as of the last read plus this process's commits, from memory (no quota spent)."""
+        self._ensure_loaded()
+        with self._lock:
+            events = list(self._events)  # a copy: a poll may append while the caller reads
+        return iter(events)
 
     def idempotency(self, key: str) -> IdempotencyRecord | None:
         """The command that carried ``key``; after a restart it is rebuilt from its event in Metadata."""
