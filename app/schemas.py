@@ -215,6 +215,13 @@ class ResultadoComandoSchema(Schema):
         ordered = True
 
 
+class InconsistenciasSchema(Schema):
+    """Rows that disagree with the event log, in ``GET /api/health``: zero and empty when none."""
+
+    count = fields.Integer()
+    tags = fields.List(fields.String())
+
+
 class HealthSchema(Schema):
     """``GET /api/health``."""
 
@@ -231,6 +238,13 @@ class HealthSchema(Schema):
         },
     )
     waiters = fields.Integer(metadata={"description": "long-poll requests held by this process"})
+    inconsistencias = fields.Nested(
+        InconsistenciasSchema,
+        metadata={
+            "description": "spools whose rows disagree with the event log (a write that landed on a row the "
+            "office moved); repaired from the log within two polls"
+        },
+    )
 
 
 MAX_TIMEOUT_S = 28.0  # under the 30 s cut of common proxies

@@ -17,4 +17,5 @@ def health(_query):
     """Store in use, current cursor and how old the last read of the source of truth is."""
     z = zeues()
     health = {"status": "ok", "store": z.store.name, "cursor": z.feed.cursor, **z.poller.health()}
-    return {**health, "waiters": z.feed.waiters}
+    tags = z.store.inconsistencies()
+    return {**health, "waiters": z.feed.waiters, "inconsistencias": {"count": len(tags), "tags": tags}}
