@@ -356,8 +356,10 @@ def test_a_write_that_landed_on_a_moved_row_is_repaired_from_the_log_within_two_
     with caplog.at_level(logging.WARNING, logger="app.stores.sheets.store"):
         poller.poll_once()  # finds both rows, says so once, repairs them
         assert inconsistencias(client) == {"count": 2, "tags": sorted([tag, victima])}
-        poller.poll_once()  # finds them right
+        assert emulator.counts["write"] == 1
+        poller.poll_once()  # finds them right, and has nothing more to write
     assert inconsistencias(client) == {"count": 0, "tags": []}
+    assert emulator.counts["write"] == 1
     [linea] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert tag in linea and victima in linea and "repairing" in linea
 

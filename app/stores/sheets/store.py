@@ -374,7 +374,8 @@ class SheetsStore(Store):
                 if decision.despues.version:
                     self._latest[tag] = decision.despues.version
                     self._owner[decision.despues.version] = tag
-                self._remember(decision.event)
+                if decision.event.id not in self._event_ids:  # a poll may have read it from Metadata already
+                    self._remember(decision.event)
                 if key is not None:
                     self._records[key] = IdempotencyRecord(
                         key, str(decision.event.metadata_json.get(REQUEST_HASH, "")), decision.event, decision.despues
