@@ -405,6 +405,18 @@ def test_a_write_whose_connection_is_refused_is_sent_again_without_looking(emula
     assert by_tag(emulator)[TAG]["version"] == decision.despues.version
 
 
+def test_a_lost_answer_that_cannot_be_looked_for_never_claims_nothing_was_written(store, emulator):
+    decision = decidir(Comando(Accion.TOMAR, Operacion.ARM, TAG, 1), store.spool(TAG), store.workers(), AHORA, UTC)
+    emulator.hang_up_after_write()
+    emulator.fail(503, times=100, kind="read")  # and Metadata cannot be read to look for it
+    with pytest.raises(SourceUnavailable) as caught:
+        store.commit(decision)
+    assert "no se escribió nada" not in caught.value.detail
+    assert "revise el spool" in caught.value.detail
+    assert [e["id"] for e in emulator.records(HOJA, "Metadata")] == [decision.event.id]  # it was applied
+    assert emulator.counts["write"] == 1  # and never sent again blindly
+
+
 def test_a_write_refused_with_5xx_is_sent_again_once(store, emulator):
     emulator.fail(503, times=1, kind="write")
     decision = tomar(store)

@@ -195,14 +195,18 @@ class UnknownOutcome(Exception):
     """A write left this process and its answer was lost: it may or may not have been applied."""
 
 
+UNCONFIRMED = "Google Sheets no confirmó si el cambio se guardó; revise el spool antes de repetirlo."
+
+
 class SheetsUnreachable(SourceUnavailable):
     """Google did not answer (no route, refused, timed out, 5xx) within the bounded retries: the
     spreadsheet is out of reach, not misconfigured. ``str()`` is one line for the operator saying why;
     ``detail`` is what the tablet shows."""
 
-    def __init__(self, reason: str, retry_after: int) -> None:
+    def __init__(self, reason: str, retry_after: int, detail: str | None = None) -> None:
         super().__init__(
-            "Google Sheets no responde; no se escribió nada. Reintente en unos segundos.", retry_after=retry_after
+            detail or "Google Sheets no responde; no se escribió nada. Reintente en unos segundos.",
+            retry_after=retry_after,
         )
         self.reason = reason
 
@@ -276,7 +280,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, requests.Timeout):
         return "no answer within ZEUES_SHEETS_TIMEOUT"
     errno = _ERRNO.search(str(exc))
-    why = errno.group(1).strip() if errno else type(exc).__name__
+    first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    why = errno.group(1).strip() if errno else (first[:120] or type(exc).__name__)
     if isinstance(exc, google.auth.exceptions.GoogleAuthError):
         return f"cannot get an access token from the key's token_uri: {why}"
     return f"cannot reach Google Sheets: {why}"
@@ -368,7 +373,13 @@ class SheetsClient:
                 lost = True
                 raise UnknownOutcome(f"the write was sent but its answer was lost: {exc}") from exc
 
-        self._call("write", attempt, kind="write")
+        try:
+            self._call("write", attempt, kind="write")
+        except SourceUnavailable as exc:
+            if not lost:
+                raise
+            # Sent once and never confirmed: it may have been applied, so do not say nothing was written.
+            raise SheetsUnreachable(str(exc), exc.retry_after, detail=UNCONFIRMED) from exc
 
     def looked_up(self, ranges: list[str]) -> list[list[list[str]]]:
         """A batchGet made inside another call's retry (looking for a lost write): paced, not retried
