@@ -136,7 +136,6 @@ class WriteBatcher:
 
     def _send(self, batch: _Batch) -> None:
         """Send one batch as its leader and wake every write waiting for it."""
-
         try:
             with self.layout.refreshed_on_refusal():
                 self.layout.client.batch_update(
@@ -157,6 +156,5 @@ class WriteBatcher:
 
     def _send_alone(self, write: Write) -> None:
         """One write of a batch Google refused whole, on its own (LayoutChanged if it is the bad one)."""
-
         with self.layout.refreshed_on_refusal():
             self.layout.client.batch_update(lambda: request_body([write]), applied=lambda: self._applied([write]))
