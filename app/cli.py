@@ -89,7 +89,8 @@ def sheets_check_command() -> None:
     try:
         _report(_sheets_store().check())
     except SourceUnavailable as exc:
-        raise click.ClickException(exc.detail) from exc
+        # str(): the operator's line (an unreachable Google says why); detail is the tablet's text.
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command("sheets-init")
@@ -104,7 +105,7 @@ def sheets_init_command() -> None:
             click.echo(line)
         _report(store.check())
     except SourceUnavailable as exc:
-        raise click.ClickException(exc.detail) from exc
+        raise click.ClickException(str(exc)) from exc
 
 
 def _postgres_store():

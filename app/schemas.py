@@ -245,6 +245,13 @@ class ResultadoComandoSchema(Schema):
         ordered = True
 
 
+class InconsistenciasSchema(Schema):
+    """Rows that disagree with the event log, in ``GET /api/health``: zero and empty when none."""
+
+    count = fields.Integer()
+    tags = fields.List(fields.String())
+
+
 class HealthSchema(Schema):
     """``GET /api/health``."""
 
@@ -266,6 +273,13 @@ class HealthSchema(Schema):
         metadata={
             "description": "the most this process holds (ZEUES_MAX_WAITERS); past it polls are answered at "
             "once with a retry_after_ms of a few seconds"
+        },
+    )
+    inconsistencias = fields.Nested(
+        InconsistenciasSchema,
+        metadata={
+            "description": "spools whose rows disagree with the event log (a write that landed on a row the "
+            "office moved); repaired from the log within two polls"
         },
     )
 

@@ -6,13 +6,15 @@ Retry-After, as Google answers). The server runs exactly as in production (``gun
 gunicorn.conf.py wsgi:app``, the feed's poller in the worker) with ``SHEETS_EMULATOR_HOST`` pointing
 at the stand-in, so every call goes through gspread over HTTP.
 
-Two phases: an idle one (no commands: only the poller reads) and a load one (closed-loop clients,
-each cycling TOMAR ARM -> PAUSAR ARM on its own spool, each tap with an Idempotency-Key and, on 503,
-retried with the same key after Retry-After, as the tablet does). It prints commands per minute
-sustained, API requests per command, requests per idle minute and command latency p50/p99.
+Two phases: an idle one (no commands: only the poller reads) and a load one (clients, each cycling
+TOMAR ARM -> PAUSAR ARM on its own spool, each tap with an Idempotency-Key and, on 503, retried with
+the same key after Retry-After, as the tablet does; back to back, or together offering ``--rate``
+commands a minute). The sheet holds the demo shop plus one free spool per client; clients share the
+demo's fitters. It prints commands per minute sustained, API requests per command, commands per
+write, requests per idle minute and command latency p50/p99.
 
-    .venv/bin/python bench/sheets.py                      # 150 ms per call, 60 + 60 per minute
-    .venv/bin/python bench/sheets.py --seconds 180 --clients 8
+    .venv/bin/python bench/sheets.py --idle-seconds 5                  # 40 tablets back to back: the ceiling
+    .venv/bin/python bench/sheets.py --idle-seconds 5 --rate 300       # 300 commands/min offered
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import demo  # noqa: E402
 from app.config import Defaults  # noqa: E402
-from app.domain.model import Estado  # noqa: E402
+from app.domain.model import Estado, Spool  # noqa: E402
 from bench._server import Server, machine_lines, percentile  # noqa: E402
 from tests.sheets_emulator import SheetsEmulator  # noqa: E402
 from tests.sheets_shop import shop_tabs  # noqa: E402
@@ -120,17 +122,16 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=60, help="load before measuring: fills the quota window")
     parser.add_argument("--seconds", type=float, default=120, help="length of the measured load")
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=40)
     parser.add_argument(
         "--rate", type=float, default=0, help="commands/min offered by all clients together (0: as fast as they can)"
     )
     args = parser.parse_args()
 
-    spools = demo.spools()
+    # One free spool per tablet, after the demo's own; a fitter may hold several spools.
+    spools = demo.spools() + [Spool(f"MK-9000-BENCH-{n:05d}", version=f"bench-{n:05d}") for n in range(args.clients)]
     libres = [s.tag_spool for s in spools if s.estado == Estado.DISPONIBLE]
     armadores = [w.id for w in demo.WORKERS if w.activo and "ARMADOR" in w.roles]
-    if args.clients > min(len(libres), len(armadores)):
-        raise SystemExit(f"at most {min(len(libres), len(armadores))} clients: one free spool and ARMADOR each")
 
     emulator = SheetsEmulator()
     emulator.create(SPREADSHEET, shop_tabs(spools, demo.WORKERS))
@@ -154,12 +155,14 @@ def main() -> None:
         deadline = measure_from + args.seconds
         period = args.clients * 60 / args.rate if args.rate else 0.0
         clients = [
-            Client(server.port, libres[i], armadores[i], measure_from, deadline, period) for i in range(args.clients)
+            Client(server.port, libres[i], armadores[i % len(armadores)], measure_from, deadline, period)
+            for i in range(args.clients)
         ]
         for client in clients:
             client.start()
         time.sleep(args.warmup)  # sustained means after the first minute's fresh quota is spent
         emulator.reset_counts()
+        cpu_before = server.worker_cpu_s()
         ages: list[float] = []
         stale: list[bool] = []
         sampler = threading.Thread(target=sample_health, args=(server.port, deadline, ages, stale), daemon=True)
@@ -168,6 +171,7 @@ def main() -> None:
             client.join()
         sampler.join()
         elapsed = time.monotonic() - measure_from
+        cpu = server.worker_cpu_s()
         load = dict(emulator.counts)
     finally:
         server.stop()
@@ -177,25 +181,32 @@ def main() -> None:
     answers = sorted(x for c in clients for x in c.answers)
     commands = len(latencies)
     requests_ = load.get("read", 0) + load.get("write", 0)
-    per_minute = 60 / elapsed
+    # Commands that started inside the measured window, per minute of that window (the last ones finish
+    # a little after it: ``elapsed`` also covers them, and the requests counted).
+    per_minute = 60 / args.seconds
     lines = [
         f"stand-in: {args.latency * 1000:.0f} ms per call, {args.quota} reads + {args.quota} writes per minute",
         f"idle phase {args.idle_seconds:.0f} s: {idle.get('read', 0) + idle.get('write', 0)} requests "
         f"({idle.get('read', 0) / args.idle_seconds * 60:.1f} reads/min); steady idle cadence after "
         f"{Defaults.FEED_IDLE_AFTER_S / 60:.0f} min: {60 / Defaults.FEED_IDLE_POLL_S:.0f} reads/min; "
         f"requests in each idle minute: {por_minuto}",
-        f"load phase {args.warmup:.0f} s warm-up + {elapsed:.0f} s measured, {args.clients} clients "
+        f"load phase {args.warmup:.0f} s warm-up + {args.seconds:.0f} s measured, {args.clients} clients "
         f"({f'offering {args.rate:g} commands/min' if args.rate else 'back to back'}): "
         f"{commands} commands = "
         f"{commands * per_minute:.1f} commands/min sustained, {sum(c.unavailable for c in clients)} answers 503",
         f"API requests: {load.get('read', 0)} reads + {load.get('write', 0)} writes "
         f"({load.get('quota_exceeded', 0)} of them refused 429 by the quota) = "
         f"{requests_ / commands if commands else 0:.2f} per command "
-        f"(writes per command {load.get('write', 0) / commands if commands else 0:.2f})",
+        f"(writes per command {load.get('write', 0) / commands if commands else 0:.2f}, "
+        f"commands per write {commands / load['write'] if load.get('write') else 0:.1f})",
         f"command latency, tap to success (waits after 503 included): p50 {percentile(latencies, 50) * 1000:.0f} ms, "
         f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {(latencies[-1] if latencies else 0) * 1000:.0f} ms",
         f"time to answer one request (200 or 503): p50 {percentile(answers, 50) * 1000:.0f} ms, "
         f"p99 {percentile(answers, 99) * 1000:.0f} ms, max {(answers[-1] if answers else 0) * 1000:.0f} ms",
+        f"worker CPU while measured: {cpu - cpu_before:.1f} s in {elapsed:.0f} s "
+        f"({(cpu - cpu_before) / elapsed * 100:.0f} % of one core)"
+        if cpu is not None and cpu_before is not None
+        else "worker CPU: not measured",
         f"feed under load: last read of the sheet at most {max(ages, default=0):.1f} s old, "
         f"stale in {sum(stale)} of {len(stale)} samples",
         f"errors other than 503: {sum(len(c.errors) for c in clients)}",

@@ -6,6 +6,8 @@ import collections
 import copy
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,11 +26,40 @@ _STATUS_NAMES = {
 }
 
 
+class HangUp(ConnectionAbortedError):
+    """Raised while answering: the connection is closed with no answer (reset, when ``reset``)."""
+
+    def __init__(self, reset: bool) -> None:
+        super().__init__("the stand-in hangs up")
+        self.reset = reset
+
+
+def _hang_up(reset: bool) -> Iterable[bytes]:
+    """A response body that hangs up before its first byte (werkzeug sends nothing before it)."""
+    raise HangUp(reset)
+    yield b""  # pragma: no cover - makes this a generator, so werkzeug raises while sending
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """Keeps the test output free of one access-log line per API call."""
+    """Keeps the test output free of one access-log line per API call, and hangs up when told to."""
+
+    _reset = False
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        """A HangUp: close this connection without an answer (werkzeug would wait for the next request)."""
+        if isinstance(error, HangUp):
+            self.close_connection = True
+            self._reset = error.reset
+
+    def finish(self) -> None:
+        super().finish()
+        if self._reset:
+            # SO_LINGER 0: closing sends RST instead of FIN, so the client reads "connection reset by peer".
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
 
 
 class Formula(str):
@@ -224,6 +255,7 @@ class SheetsEmulator:
         self._storm: tuple[int, float | None] | None = None
         self._hooks: list[tuple[str, Callable[[SheetsEmulator], None]]] = []
         self._stalls: collections.deque[tuple[float, threading.Event]] = collections.deque()
+        self._hang_ups: collections.deque[bool] = collections.deque()  # reset?, for the next writes
         self._quota: dict[str, int] = {}
         self._quota_log: dict[str, collections.deque[float]] = {
             "read": collections.deque(),
@@ -387,6 +419,12 @@ class SheetsEmulator:
             self._stalls.append((seconds, release))
         return release
 
+    def hang_up_after_write(self, reset: bool = False) -> None:
+        """Apply the next write, then close its connection without answering: a plain close (FIN), or
+        with ``reset`` an RST (SO_LINGER 0) — the answer is lost after Google applied the change."""
+        with self.lock:
+            self._hang_ups.append(reset)
+
     def on_next(self, kind: str, hook: Callable[[SheetsEmulator], None]) -> None:
         """Run ``hook(self)`` when the next ``kind`` (read/write) request arrives, before serving it."""
         with self.lock:
@@ -412,6 +450,12 @@ class SheetsEmulator:
             response = Response(json.dumps(body), status=status, mimetype="application/json")
             if stall is not None:
                 stall[1].wait(stall[0])
+            if request.method == "POST":
+                with self.lock:
+                    hang_up = self._hang_ups.popleft() if self._hang_ups else None
+                if hang_up is not None:
+                    start_response("200 OK", [])
+                    return _hang_up(hang_up)
         except ApiError as err:
             response = Response(
                 json.dumps(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import collections
 import functools
 import json
+import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -272,3 +275,71 @@ def test_a_key_file_that_is_not_json_stops_sheets_check_and_the_server_with_one_
     proc = run_server_command(tmp_path, command, settings)
     assert proc.returncode != 0
     assert "is not JSON" in the_one_line(proc.stderr, "GOOGLE_APPLICATION_CREDENTIALS")
+
+
+@pytest.fixture
+def no_route_to_google(tmp_path, service_account_key) -> dict[str, str]:
+    """Settings of a spreadsheet whose key's token_uri is a loopback port nobody listens on: every call
+    fails to get a token, as with no route to Google. A request that tried to leave anyway would meet
+    the same closed port as its proxy."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({**service_account_key, "token_uri": f"{closed}/token"}))
+    return {
+        "ZEUES_SPREADSHEET_ID": "1AbC",
+        "GOOGLE_APPLICATION_CREDENTIALS": str(key),
+        "ZEUES_SHEETS_BACKOFF": "0.01",
+        "ZEUES_SHEETS_MAX_BACKOFF": "0.05",
+        "HTTPS_PROXY": closed,
+        "HTTP_PROXY": closed,
+        "NO_PROXY": "127.0.0.1",
+    }
+
+
+def test_sheets_check_with_no_route_to_google_says_why_in_one_line(tmp_path, no_route_to_google):
+    proc = run_server_command(tmp_path, ["flask", "--app", "wsgi", "sheets-check"], no_route_to_google)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert "Google Sheets unreachable" in line and "Connection refused" in line
+    assert proc.stdout == ""
+
+
+@pytest.mark.server
+def test_gunicorn_starts_with_no_route_to_google_and_answers_503(tmp_path, no_route_to_google):
+    log = tmp_path / "gunicorn.log"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "ZEUES_DB": str(tmp_path / "g.sqlite3"), "ZEUES_BIND": f"127.0.0.1:{port}"}
+    with open(log, "ab") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env={**env, **no_route_to_google},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "not reachable at start" not in log.read_text():
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)  # readiness probe of a starting process, not synchronisation of a test
+        answer = requests.post(
+            f"http://127.0.0.1:{port}/api/tomar-accion",
+            json={"tag_spool": "MK-1", "worker_id": 1, "operacion": "ARM"},
+            timeout=30,
+        )
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert answer.status_code == 503
+    assert answer.json()["code"] == "SOURCE_UNAVAILABLE"
+    assert int(answer.headers["Retry-After"]) >= 1
+    text = log.read_text()
+    assert "Traceback" not in text
+    # Unreachable is not misconfigured: the worker starts, saying why in one line.
+    [line] = [line for line in text.splitlines() if "not reachable at start" in line]
+    assert "Google Sheets unreachable" in line and "Connection refused" in line

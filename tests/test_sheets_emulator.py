@@ -97,3 +97,15 @@ def test_nothing_leaves_for_google_while_emulating(emulator):
     client = open_client(emulator_host=emulator.host, credentials_file=None, timeout=(2, 5))
     with pytest.raises(requests.ConnectionError, match="SHEETS_EMULATOR_HOST is set"):
         client.list_spreadsheet_files()
+
+
+@pytest.mark.parametrize(
+    ("reset", "heard"), [(False, "Remote end closed connection"), (True, "Connection reset by peer")]
+)
+def test_a_hang_up_applies_the_write_and_loses_its_answer(libro, emulator, reset, heard):
+    emulator.hang_up_after_write(reset=reset)
+    update = {"updateCells": {"start": {"sheetId": libro.sheet1.id}, "rows": [{"values": [cell("X")]}], "fields": "*"}}
+    with pytest.raises(requests.ConnectionError, match=heard):
+        libro.batch_update({"requests": [update]})
+    assert emulator.rows("libro", "Hoja A")[0][0] == "X"
+    assert libro.values_batch_get(["B"])["valueRanges"][0]["values"] == [["id"]]  # the next call is answered

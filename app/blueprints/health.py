@@ -18,4 +18,10 @@ def health(_query):
     held against the most this process holds."""
     z = zeues()
     health = {"status": "ok", "store": z.store.name, "cursor": z.feed.cursor, **z.poller.health()}
-    return {**health, "waiters": z.feed.waiters, "max_waiters": z.feed.max_waiters}
+    tags = z.store.inconsistencies()
+    return {
+        **health,
+        "waiters": z.feed.waiters,
+        "max_waiters": z.feed.max_waiters,
+        "inconsistencias": {"count": len(tags), "tags": tags},
+    }

@@ -109,6 +109,11 @@ class Store(abc.ABC):
         each; a store that cannot be misshapen has none."""
         return []
 
+    def inconsistencies(self) -> list[str]:
+        """Tags whose rows disagree with the store's own event log (SPEC §7: a write that landed on a
+        moved row), until they are repaired; a store that writes rows and log in one transaction has none."""
+        return []
+
     def listener(self) -> ChangeListener | None:
         """A new listener for changes committed by any process, or None when the store cannot push
         them (then only polling sees other processes' changes)."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 
 import pytest
 
 from app import create_app, demo
 from app.config import ConfigError
-from app.domain.model import EVENT_FIELDS, Estado
+from app.domain.model import EVENT_FIELDS, Estado, Spool
 from tests.conftest import LiveServer, tag_en
 from tests.sheets_emulator import SheetsEmulator
 from tests.sheets_shop import make_sheets_app
@@ -229,3 +231,225 @@ def test_gunicorn_stops_at_start_on_a_sheet_missing_headers(tmp_path, emulator):
     assert "Operaciones: missing header ocupado_por" in linea
     assert "Metadata: missing tab" in linea
     assert "Traceback" not in log
+
+
+# -- lost answers and the logged event (SPEC §7) ------------------------------------------------------
+
+
+def logged_events(app, emulator) -> list[dict]:
+    """Every Metadata row as the answer shows an event: worker_id an int, metadata_json an object."""
+    return [
+        {**r, "worker_id": int(r["worker_id"]), "metadata_json": json.loads(r["metadata_json"])}
+        for r in emulator.records(app.config["SPREADSHEET_ID"], "Metadata")
+    ]
+
+
+def row_of(app, emulator, tag) -> dict[str, str]:
+    """The spool's Operaciones row as the office sees it, wherever it is."""
+    [row] = [r for r in emulator.records(app.config["SPREADSHEET_ID"], "Operaciones") if r["TAG SPOOL"] == tag]
+    return row
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+def test_a_write_whose_connection_drops_after_it_left_is_found_applied_and_never_sent_twice(
+    app, client, emulator, reset
+):
+    tag = tag_en(app, Estado.DISPONIBLE)
+    emulator.reset_counts()
+    # Google applies the batchUpdate, then the connection closes (or is reset) before any answer.
+    emulator.hang_up_after_write(reset=reset)
+    response = client.post(
+        "/api/tomar-accion", json=body(tag, ARMADOR, "ARM"), headers={"Idempotency-Key": "tablet-2-tap-5"}
+    )
+    assert response.status_code == 200, response.json
+    assert [e["id"] for e in logged_events(app, emulator)] == [response.json["event"]["id"]]
+    assert emulator.log.count(("write", "spreadsheets.batchUpdate")) == 1  # looked for, found, not re-sent
+    fila = row_of(app, emulator, tag)
+    assert (fila["ocupado_por"], fila["version"]) == (str(ARMADOR), response.json["spool"]["version"])
+
+
+def test_the_logged_event_is_exactly_the_answered_event(app, client, emulator):
+    tag = tag_en(app, Estado.DISPONIBLE)
+    response = client.post(
+        "/api/tomar-accion", json=body(tag, ARMADOR, "ARM"), headers={"Idempotency-Key": "tablet-3-tap-9"}
+    )
+    assert response.status_code == 200, response.json
+    [logged] = logged_events(app, emulator)
+    assert logged == response.json["event"]
+    assert logged["metadata_json"]["idempotency_key"] == "tablet-3-tap-9"
+    assert len(logged["metadata_json"]["request_hash"]) == 64
+    assert logged["metadata_json"]["version"] == response.json["spool"]["version"]
+
+
+# -- rows checked against the log, and repaired (SPEC §7) ---------------------------------------------
+
+
+OFFICE = ("Cliente", "Notas de oficina", "Prioridad")  # the office's own columns in the test shop
+
+
+def reverse_sort(app, reverse=True):
+    """An office edit: sort Operaciones by tag, descending (every row of the demo shop, in ascending
+    order, moves but the middle one), or back in ascending order."""
+    return lambda e: e.sort(app.config["SPREADSHEET_ID"], "Operaciones", "TAG SPOOL", reverse=reverse)
+
+
+def victim_of_reverse_sort(app, emulator, tag) -> str:
+    """The spool whose row sits where ``tag``'s row was once Operaciones is sorted in reverse."""
+    tags = [r["TAG SPOOL"] for r in emulator.records(app.config["SPREADSHEET_ID"], "Operaciones")]
+    return tags[::-1][tags.index(tag)]
+
+
+def by_tag(app, emulator) -> dict[str, dict[str, str]]:
+    """Every Operaciones row as the office sees it, keyed by tag (whatever its position)."""
+    return {r["TAG SPOOL"]: r for r in emulator.records(app.config["SPREADSHEET_ID"], "Operaciones")}
+
+
+def inconsistencias(client) -> dict:
+    return client.get("/api/health").json["inconsistencias"]
+
+
+def sort_lands_a_write_on_another_spools_row(app, client, emulator):
+    """TOMAR ARM on a free spool while the office sorts the sheet between the command's fresh read and
+    its write: the write lands on the row that moved into place. Returns (tag, victim, answer, rows before)."""
+    tag = tag_en(app, Estado.DISPONIBLE)
+    victima = victim_of_reverse_sort(app, emulator, tag)
+    assert victima != tag
+    antes = by_tag(app, emulator)
+    emulator.on_next("write", reverse_sort(app))
+    answer = client.post("/api/tomar-accion", json=body(tag, ARMADOR, "ARM"))
+    assert answer.status_code == 200, answer.json
+    # The write landed on the victim's row: the Sheets API has no conditional write.
+    assert by_tag(app, emulator)[victima]["version"] == answer.json["spool"]["version"]
+    assert by_tag(app, emulator)[tag]["version"] == antes[tag]["version"]
+    return tag, victima, answer.json, antes
+
+
+def assert_rows_right(app, emulator, antes, tag, answer):
+    """The spool's row carries what its command answered; every other row is as it was."""
+    despues = by_tag(app, emulator)
+    fila = despues[tag]
+    assert (fila["ocupado_por"], fila["timestamp_ocupacion"], fila["version"]) == (
+        str(answer["spool"]["ocupado_por"]),
+        answer["spool"]["timestamp_ocupacion"],
+        answer["spool"]["version"],
+    )
+    assert {t: r for t, r in despues.items() if t != tag} == {t: r for t, r in antes.items() if t != tag}
+    assert [e["id"] for e in logged_events(app, emulator)] == [answer["event"]["id"]]
+
+
+def test_a_write_that_landed_on_a_moved_row_is_repaired_from_the_log_within_two_polls(app, client, emulator, caplog):
+    poller = app.extensions["zeues"].poller
+    tag, victima, answer, antes = sort_lands_a_write_on_another_spools_row(app, client, emulator)
+
+    # Until the repair, a command on either spool would act on a row the log says is not its own:
+    # refused, nothing written.
+    emulator.reset_counts()
+    for otro in (
+        client.post("/api/pausar-accion", json=body(tag, ARMADOR, "ARM")),
+        client.post("/api/tomar-accion", json=body(victima, ARMADOR, "ARM")),
+    ):
+        assert otro.status_code == 503, otro.json
+        assert otro.json["code"] == "SOURCE_UNAVAILABLE"
+        assert int(otro.headers["Retry-After"]) >= 1
+    assert emulator.counts["write"] == 0
+
+    with caplog.at_level(logging.WARNING, logger="app.stores.sheets.store"):
+        poller.poll_once()  # finds both rows, says so once, repairs them
+        assert inconsistencias(client) == {"count": 2, "tags": sorted([tag, victima])}
+        assert emulator.counts["write"] == 1
+        poller.poll_once()  # finds them right, and has nothing more to write
+    assert inconsistencias(client) == {"count": 0, "tags": []}
+    assert emulator.counts["write"] == 1
+    [linea] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert tag in linea and victima in linea and "repairing" in linea
+
+    assert_rows_right(app, emulator, antes, tag, answer)
+    # The feed showed the log's truth throughout, and both spools take commands again.
+    assert client.get(f"/api/spools/{victima}").json["version"] == antes[victima]["version"]
+    assert client.post("/api/pausar-accion", json=body(tag, ARMADOR, "ARM")).status_code == 200
+
+
+def test_a_repair_confirms_the_rows_right_before_writing_and_waits_when_they_moved_again(app, client, emulator):
+    poller = app.extensions["zeues"].poller
+    tag, _, answer, antes = sort_lands_a_write_on_another_spools_row(app, client, emulator)
+    # The office sorts back just as the repair reads the rows it will write: it must not write them.
+    emulator.on_next("read", lambda e: e.on_next("read", reverse_sort(app, reverse=False)))
+    emulator.reset_counts()
+    poller.poll_once()
+    assert emulator.counts["write"] == 0
+    assert inconsistencias(client)["count"] == 2
+    for _ in range(2):
+        poller.poll_once()
+    assert inconsistencias(client) == {"count": 0, "tags": []}
+    assert_rows_right(app, emulator, antes, tag, answer)
+
+
+def test_a_repair_that_lands_on_moved_rows_is_repaired_in_turn(app, client, emulator):
+    poller = app.extensions["zeues"].poller
+    tag, _, answer, antes = sort_lands_a_write_on_another_spools_row(app, client, emulator)
+    # The office sorts back between the repair's confirmation and its write: it lands on the wrong rows.
+    emulator.on_next("write", reverse_sort(app, reverse=False))
+    poller.poll_once()
+    assert by_tag(app, emulator)[tag]["version"] != answer["spool"]["version"]
+    for _ in range(2):
+        poller.poll_once()
+    assert inconsistencias(client) == {"count": 0, "tags": []}
+    assert_rows_right(app, emulator, antes, tag, answer)
+
+
+def test_a_row_whose_last_good_state_is_unknown_is_reported_and_never_guessed(app, client, emulator, caplog):
+    tag, victima, answer, antes = sort_lands_a_write_on_another_spools_row(app, client, emulator)
+    # A restart before any poll: the new process never saw the victim's row before the bad write.
+    reiniciada = create_app({**app.config, "TESTING": True})
+    with caplog.at_level(logging.WARNING, logger="app.stores.sheets.store"):
+        for _ in range(2):
+            reiniciada.extensions["zeues"].poller.poll_once()
+    restarted = reiniciada.test_client()
+    assert inconsistencias(restarted) == {"count": 1, "tags": [victima]}
+    [linea] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert f"cannot repair {victima}" in linea
+    # The spool the write was meant for gets the cells it carried (its last event's version); the
+    # victim's row is left as it is, and refused until the office puts it right.
+    despues = by_tag(app, emulator)
+    assert despues[tag]["version"] == answer["spool"]["version"]
+    assert despues[victima] == {**despues[tag], "TAG SPOOL": victima, **{k: antes[victima][k] for k in OFFICE}}
+    refused = restarted.post("/api/tomar-accion", json=body(victima, ARMADOR, "ARM"))
+    assert refused.status_code == 503
+    assert [e["id"] for e in logged_events(app, emulator)] == [answer["event"]["id"]]
+
+
+# -- group commit (SPEC §7) ----------------------------------------------------------------------------
+
+GOOGLE_QUOTA = {"SHEETS_READS_PER_MINUTE": 60, "SHEETS_WRITES_PER_MINUTE": 60}
+
+
+def test_50_concurrent_commands_on_50_spools_share_at_most_10_writes_at_googles_quota(tmp_path, emulator):
+    spools = [Spool(f"MK-2001-GC-{n:05d}-001", version=f"inicial-{n}") for n in range(50)]
+    app = make_sheets_app(tmp_path, spools, demo.WORKERS, emulator=emulator, **QUIET_FEED, **GOOGLE_QUOTA)
+    app.test_client().get("/api/spools")
+    emulator.set_quota(reads_per_minute=60, writes_per_minute=60)  # over it Google answers 429
+    emulator.reset_counts()
+    answers: dict[str, object] = {}
+    start = threading.Barrier(len(spools))
+
+    def tap(tag: str) -> None:
+        start.wait()
+        answers[tag] = app.test_client().post(
+            "/api/tomar-accion", json=body(tag, ARMADOR, "ARM"), headers={"Idempotency-Key": f"tap-{tag}"}
+        )
+
+    taps = [threading.Thread(target=tap, args=(s.tag_spool,)) for s in spools]
+    for thread in taps:
+        thread.start()
+    for thread in taps:
+        thread.join(timeout=60)
+    assert {tag: r.status_code for tag, r in answers.items()} == {s.tag_spool: 200 for s in spools}
+    assert emulator.counts["write"] <= 10, emulator.log
+    assert emulator.counts["quota_exceeded"] == 0
+    # Every command got its own answer, its own event exactly once, and its own row.
+    logged = {e["id"]: e for e in logged_events(app, emulator)}
+    assert len(logged) == len(spools) == len(emulator.records(app.config["SPREADSHEET_ID"], "Metadata"))
+    for tag, response in answers.items():
+        assert response.json["spool"]["tag_spool"] == tag and response.json["spool"]["ocupado_por"] == ARMADOR
+        assert logged[response.json["event"]["id"]] == response.json["event"]
+        assert row_of(app, emulator, tag)["version"] == response.json["spool"]["version"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import socket
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -11,8 +14,10 @@ from app.config import defaults
 from app.domain.errors import SourceUnavailable
 from app.domain.machine import Comando, decidir
 from app.domain.model import EVENT_FIELDS, Accion, Operacion, Rol, Spool, Worker
+from app.stores.base import StaleWrite
 from app.stores.sheets import SheetsSettings, SheetsStore
 from app.stores.sheets.admin import check, init
+from app.stores.sheets.client import SHEETS_ORIGIN, QuotaWindow
 from tests.sheets_emulator import SheetsEmulator
 from tests.sheets_shop import shop_tabs
 
@@ -41,6 +46,8 @@ def settings(emulator: SheetsEmulator, spreadsheet_id: str = HOJA, **options) ->
     ``options`` are SHEETS_* settings in lower case (``attempts=6``)."""
     config = {**defaults(), "SPREADSHEET_ID": spreadsheet_id, "SHEETS_EMULATOR_HOST": emulator.host}
     config.update({"SHEETS_BACKOFF": 0.01, "SHEETS_MAX_BACKOFF": 0.05})
+    # A quota this large never makes a test wait for the pacing; the tests of the quota set Google's.
+    config.update({"SHEETS_READS_PER_MINUTE": 6000, "SHEETS_WRITES_PER_MINUTE": 6000})
     config.update({f"SHEETS_{name.upper()}": value for name, value in options.items()})
     return SheetsSettings.from_config(config)
 
@@ -320,50 +327,45 @@ def test_a_command_that_would_wait_too_long_for_quota_answers_503_and_sends_noth
 def test_a_503_for_quota_says_when_both_reads_and_writes_have_room(emulator):
     tiempo = FakeTime()
     store = open_store(emulator, reads_per_minute=4, writes_per_minute=1, sleep=tiempo.sleep, clock=tiempo.clock)
-    store.snapshot()  # t=1000: the layout and the poll, 2 reads
+    store.snapshot()  # t=1000: the layout and the poll, 2 reads (the second one spaced: t=1020.3)
     tiempo.now += 30
-    tomar(store, SPOOLS[0].tag_spool)  # t=1030: 1 read, and the minute's only write
-    tiempo.now += 1
-    store.spool(SPOOLS[1].tag_spool)  # t=1031: the 4th read
+    tomar(store, SPOOLS[0].tag_spool)  # t=1050.3: 1 read, and the minute's only write
     tiempo.now += 1
     with pytest.raises(SourceUnavailable) as caught:
-        tomar(store, SPOOLS[1].tag_spool)
-    # A read frees at t=1061, but coming back then would only meet the full write minute (t=1091).
-    assert caught.value.retry_after == 59
+        tomar(store, SPOOLS[1].tag_spool)  # its read would wait 19 s, over the command's 10 s
+    # A read is free again in 19 s, but coming back then would only meet the full write minute (t=1111.3).
+    assert 15 < store.client._quota["read"].wait_s() < 20
+    assert caught.value.retry_after == 60
     assert by_tag(emulator)[SPOOLS[1].tag_spool]["ocupado_por"] == ""
 
 
-def commands(store: SheetsStore, n: int, start: int = 0) -> None:
-    """``n`` commands, each one read and one write: TOMAR, then PAUSAR, then TOMAR… round the spools."""
-    for i in range(start, start + n):
-        spool = SPOOLS[i % len(SPOOLS)]
-        accion = Accion.PAUSAR if (i // len(SPOOLS)) % 2 else Accion.TOMAR
-        decision = decidir(
-            Comando(accion, Operacion.ARM, spool.tag_spool, 1),
-            store.spool(spool.tag_spool),
-            store.workers(),
-            AHORA,
-            UTC,
-        )
-        store.commit(decision)
-
-
-def test_polls_and_commands_share_the_read_quota(emulator):
+def test_polls_take_at_most_three_quarters_of_the_reads_and_commands_the_rest():
     tiempo = FakeTime()
-    store = open_store(emulator, reads_per_minute=20, sleep=tiempo.sleep, clock=tiempo.clock)
-    store.client.quota_wait_s = 120
-    for _ in range(14):
-        store.snapshot()  # with the layout read at start: 15 reads, three quarters of the quota
-    # A poll may not take the last quarter: the next one waits for the window to turn...
-    store.snapshot()
-    assert tiempo.waits == [61.0]
-    # ...while commands take the reads polls do not need; polls still find their fifth.
-    commands(store, 16)
-    for _ in range(3):
-        store.snapshot()
-    assert tiempo.waits == [61.0]
-    commands(store, 1, start=16)
-    assert tiempo.waits == [61.0, 61.0]
+    window = QuotaWindow(20, tiempo.sleep, tiempo.clock)
+    start = tiempo.now
+    sent = []
+    for _ in range(16):
+        window.take(max_wait=120, poll=True)
+        sent.append(tiempo.now - start)
+    # Fifteen polls in the minute, spaced; the sixteenth waits for the first to leave the window.
+    assert sent[14] < 61 <= sent[15]
+    # The window now holds fifteen polls: another poll waits for the window to turn, a command only
+    # for the spacing.
+    assert window.wait_s(poll=True) > window.interval >= window.wait_s()
+
+
+def test_requests_are_spaced_so_a_busy_minute_never_stalls():
+    tiempo = FakeTime()
+    window = QuotaWindow(60, tiempo.sleep, tiempo.clock)
+    start = tiempo.now
+    sent = []
+    for _ in range(200):  # three minutes of more demand than the quota
+        window.take(max_wait=120)
+        sent.append(tiempo.now - start)
+    assert sent[: window.burst] == [0.0] * window.burst  # a few go at once...
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert max(gaps) <= window.interval + 1e-6  # ...then one every interval, never a wait for the window
+    assert max(sum(1 for t in sent if first <= t < first + 61) for first in sent) <= 60
 
 
 def test_a_write_whose_answer_is_lost_is_not_applied_twice(store, emulator):
@@ -379,6 +381,40 @@ def test_a_write_whose_answer_is_lost_is_not_applied_twice(store, emulator):
     assert ids == [decision.event.id]
     assert emulator.counts["write"] == 1  # found in Metadata: never re-sent
     assert by_tag(emulator)[TAG]["version"] == decision.despues.version
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on: connecting is refused before anything is sent."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_write_whose_connection_is_refused_is_sent_again_without_looking(emulator):
+    # The network comes back while the store waits to try again.
+    store = open_store(emulator, sleep=lambda seconds: setattr(adapter, "base", f"http://{emulator.host}"))
+    store.snapshot()
+    decision = decidir(Comando(Accion.TOMAR, Operacion.ARM, TAG, 1), store.spool(TAG), store.workers(), AHORA, UTC)
+    adapter = store.client.http().session.get_adapter(SHEETS_ORIGIN + "/")
+    adapter.base = f"http://127.0.0.1:{closed_port()}"  # the kernel refuses the connection
+    emulator.reset_counts()
+    store.commit(decision)
+    # Refused before it left: sent again as is, without a lookup read.
+    assert emulator.log == [("write", "spreadsheets.batchUpdate")]
+    assert [e["id"] for e in emulator.records(HOJA, "Metadata")] == [decision.event.id]
+    assert by_tag(emulator)[TAG]["version"] == decision.despues.version
+
+
+def test_a_lost_answer_that_cannot_be_looked_for_never_claims_nothing_was_written(store, emulator):
+    decision = decidir(Comando(Accion.TOMAR, Operacion.ARM, TAG, 1), store.spool(TAG), store.workers(), AHORA, UTC)
+    emulator.hang_up_after_write()
+    emulator.fail(503, times=100, kind="read")  # and Metadata cannot be read to look for it
+    with pytest.raises(SourceUnavailable) as caught:
+        store.commit(decision)
+    assert "no se escribió nada" not in caught.value.detail
+    assert "revise el spool" in caught.value.detail
+    assert [e["id"] for e in emulator.records(HOJA, "Metadata")] == [decision.event.id]  # it was applied
+    assert emulator.counts["write"] == 1  # and never sent again blindly
 
 
 def test_a_write_refused_with_5xx_is_sent_again_once(store, emulator):
@@ -443,3 +479,90 @@ def test_sheets_init_adds_missing_headers_at_the_end_and_creates_metadata(hoja_d
 def test_a_store_on_a_sheet_with_missing_headers_says_what_to_run(hoja_desordenada):
     with pytest.raises(SourceUnavailable, match="sheets-init"):
         hoja_desordenada.snapshot()
+
+
+# -- group commit ---------------------------------------------------------------------------------------
+
+
+def hold_first_write(
+    store: SheetsStore, emulator: SheetsEmulator, until: Callable[[], bool], then=None
+) -> threading.Event:
+    """Keep the next write in flight until ``until()`` holds (other writes wait behind it), then run
+    ``then(emulator)`` — a fault or hook for the batch that goes next. The event is set once the write
+    reached the stand-in."""
+    arrived = threading.Event()
+
+    def en_vuelo(e: SheetsEmulator) -> None:
+        arrived.set()
+        with store.writes._cond:
+            assert store.writes._cond.wait_for(until, timeout=10)
+        if then is not None:
+            then(e)
+
+    emulator.on_next("write", en_vuelo)
+    return arrived
+
+
+def tomar_all(store: SheetsStore, tags: list[str]) -> dict[str, object]:
+    """TOMAR ARM on each tag at once, one thread each, the way concurrent requests run; the decision or
+    the exception each got."""
+    results: dict[str, object] = {}
+
+    def run(tag: str) -> None:
+        try:
+            results[tag] = tomar(store, tag)
+        except Exception as exc:  # the assertion below names it
+            results[tag] = exc
+
+    hilos = [threading.Thread(target=run, args=(tag,)) for tag in tags]
+    for hilo in hilos:
+        hilo.start()
+    for hilo in hilos:
+        hilo.join(timeout=20)
+    return results
+
+
+def assert_each_committed_once(emulator: SheetsEmulator, results: dict[str, object]) -> None:
+    """Every command's event is in Metadata exactly once, and its row carries its version."""
+    decisions = list(results.values())
+    assert all(not isinstance(d, Exception) for d in decisions), results
+    ids = [e["id"] for e in emulator.records(HOJA, "Metadata")]
+    assert sorted(ids) == sorted(d.event.id for d in decisions)
+    filas = by_tag(emulator)
+    assert all(filas[tag]["version"] == d.despues.version for tag, d in results.items())
+
+
+def test_a_batch_refused_whole_is_sent_again_write_by_write_with_no_event_twice(store, emulator):
+    tags = [s.tag_spool for s in SPOOLS[:5]]
+    # The first write stays in flight until four more wait for the next batch; Google refuses that batch
+    # whole (one bad request sinks all of it).
+    refuse = lambda e: e.on_next("write", lambda e: e.fail(400, kind="write"))  # noqa: E731
+    hold_first_write(store, emulator, lambda: len(store.writes._open.writes) == 4, then=refuse)
+    results = tomar_all(store, tags)
+    assert_each_committed_once(emulator, results)
+    assert emulator.log.count(("write", "spreadsheets.batchUpdate")) == 1 + 1 + 4  # first, refused batch, each alone
+
+
+def test_a_batch_whose_answer_is_lost_is_looked_for_and_never_sent_twice(store, emulator):
+    tags = [s.tag_spool for s in SPOOLS[:5]]
+    lose = lambda e: e.on_next("write", lambda e: e.hang_up_after_write(reset=True))  # noqa: E731
+    hold_first_write(store, emulator, lambda: len(store.writes._open.writes) == 4, then=lose)
+    results = tomar_all(store, tags)
+    assert_each_committed_once(emulator, results)
+    assert emulator.log.count(("write", "spreadsheets.batchUpdate")) == 2  # the batch was found applied
+
+
+def test_a_second_change_of_a_spool_waits_for_the_first_and_is_not_decided_on_the_same_row(store, emulator):
+    fresca = store.spool(TAG)
+    primera = decidir(Comando(Accion.TOMAR, Operacion.ARM, TAG, 1), fresca, store.workers(), AHORA, UTC)
+    segunda = decidir(Comando(Accion.TOMAR, Operacion.ARM, TAG, 2), fresca, store.workers(), AHORA, UTC)
+    # The first write stays in flight until the second, decided on the same read, waits for it.
+    arrived = hold_first_write(store, emulator, lambda: store.writes.waiting == 1)
+    hilo = threading.Thread(target=store.commit, args=(primera,))
+    hilo.start()
+    assert arrived.wait(timeout=10)
+    with pytest.raises(StaleWrite):
+        store.commit(segunda)
+    hilo.join(timeout=20)
+    assert [e["id"] for e in emulator.records(HOJA, "Metadata")] == [primera.event.id]
+    assert by_tag(emulator)[TAG]["ocupado_por"] == "1"

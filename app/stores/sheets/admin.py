@@ -62,6 +62,6 @@ def init(layout: Layout) -> list[str]:
         requests.append(header_cells(tab.sheet_id, start, missing))
         done.append(f"{logical}: added at the end of row 1: {', '.join(missing)}")
     if requests:
-        layout.client.batch_update({"requests": requests})
+        layout.client.batch_update(lambda: {"requests": requests})
         layout.refresh()
     return done

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -101,7 +102,13 @@ class QuotaExhausted(Exception):
 class QuotaWindow:
     """Google's per-user quota (N requests of a kind per minute) kept on our side, so requests wait for
     a slot instead of drawing 429s. A waiting poll is guaranteed a fifth of it (one poll every 5 s, the
-    feed's default cadence); polls may use up to three quarters; commands get everything else."""
+    feed's default cadence); polls may use up to three quarters; commands get everything else.
+
+    Requests are also spaced: a few may go at once, the rest follow one every ``interval`` seconds. A
+    busy minute would otherwise spend its whole quota in its first seconds and then stall until the
+    oldest request leaves the window; spaced, the requests that wait gather in the shared reads and
+    writes (``reads``, ``writes``) and go out together. The spacing leaves room for the burst, so the
+    window itself never has to stop anyone under a steady load."""
 
     # A slot is reused a little after 60 s: Google counts from when the request arrived, not when we sent it.
     WINDOW_S = 61.0
@@ -110,6 +117,10 @@ class QuotaWindow:
         self.per_minute, self.sleep, self.clock = per_minute, sleep, clock
         self.poll_share = per_minute // 5
         self.poll_cap = per_minute - per_minute // 4
+        self.burst = max(1, per_minute // 15)
+        self.interval = self.WINDOW_S / max(1, per_minute - self.burst)
+        self._credit = float(self.burst)  # requests that may go now without waiting for the spacing
+        self._credit_at = clock()
         self._sent: collections.deque[tuple[float, bool]] = collections.deque()  # (when, by a poll)
         self._polls_waiting = 0
         self._lock = threading.Lock()
@@ -122,27 +133,36 @@ class QuotaWindow:
         owed = max(0, self.poll_share - polls) if self._polls_waiting else 0
         return len(self._sent) < self.per_minute - owed
 
+    def _credit_now(self, now: float) -> float:
+        return min(float(self.burst), self._credit + (now - self._credit_at) / self.interval)
+
+    def _wait(self, now: float, poll: bool) -> float:
+        """Seconds until both the window and the spacing let one more request go (0: now)."""
+        while self._sent and self._sent[0][0] <= now - self.WINDOW_S:
+            self._sent.popleft()
+        # The oldest slot frees first; whether it is enough for us is checked again then.
+        window = 0.0 if self._free(poll) else self._sent[0][0] + self.WINDOW_S - now
+        credit = self._credit_now(now)
+        spacing = 0.0 if credit >= 1 - 1e-9 else (1 - credit) * self.interval
+        return max(window, spacing)
+
     def wait_s(self, poll: bool = False) -> float:
         """Seconds until a slot may be free (0 when one is free now)."""
         with self._lock:
-            now = self.clock()
-            while self._sent and self._sent[0][0] <= now - self.WINDOW_S:
-                self._sent.popleft()
-            return 0.0 if self._free(poll) else self._sent[0][0] + self.WINDOW_S - now
+            return self._wait(self.clock(), poll)
 
-    def take(self, max_wait: float, poll: bool = False) -> None:
-        """Wait for a slot (at most ``max_wait`` s) and use it."""
+    def take(self, max_wait: float, poll: bool = False) -> tuple[float, bool]:
+        """Wait for a slot (at most ``max_wait`` s) and use it; the slot, to give back if unused."""
         deadline = self.clock() + max_wait
         while True:
             with self._lock:
                 now = self.clock()
-                while self._sent and self._sent[0][0] <= now - self.WINDOW_S:
-                    self._sent.popleft()
-                if self._free(poll):
-                    self._sent.append((now, poll))
-                    return
-                # The oldest slot frees first; whether it is enough for us is checked again then.
-                wait = self._sent[0][0] + self.WINDOW_S - now
+                wait = self._wait(now, poll)
+                if wait <= 0:
+                    self._credit, self._credit_at = max(0.0, self._credit_now(now) - 1), now
+                    slot = (now, poll)
+                    self._sent.append(slot)
+                    return slot
             if now + wait > deadline:
                 raise QuotaExhausted(wait)
             with self._lock:
@@ -152,6 +172,15 @@ class QuotaWindow:
             finally:
                 with self._lock:
                     self._polls_waiting -= poll
+
+    def give_back(self, slot: tuple[float, bool]) -> None:
+        """Return a slot whose request never reached Google (no connection, no token): it counted nothing."""
+        with self._lock:
+            try:
+                self._sent.remove(slot)
+            except ValueError:
+                return  # it has left the window already
+            self._credit = min(float(self.burst), self._credit + 1)
 
 
 class SheetsLayoutError(SourceUnavailable):
@@ -164,6 +193,25 @@ class RequestRefused(SheetsLayoutError):
 
 class UnknownOutcome(Exception):
     """A write left this process and its answer was lost: it may or may not have been applied."""
+
+
+UNCONFIRMED = "Google Sheets no confirmó si el cambio se guardó; revise el spool antes de repetirlo."
+
+
+class SheetsUnreachable(SourceUnavailable):
+    """Google did not answer (no route, refused, timed out, 5xx) within the bounded retries: the
+    spreadsheet is out of reach, not misconfigured. ``str()`` is one line for the operator saying why;
+    ``detail`` is what the tablet shows."""
+
+    def __init__(self, reason: str, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(
+            detail or "Google Sheets no responde; no se escribió nada. Reintente en unos segundos.",
+            retry_after=retry_after,
+        )
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,7 +248,9 @@ def never_sent(exc: BaseException) -> bool:
     """Whether a failed request provably never reached Google (no connection, no name, no token), so
     sending it again cannot apply it twice. Anything else that fails after the request may have left —
     a read timeout, a reset or closed connection, a 5xx — has an unknown outcome."""
-    if isinstance(exc, requests.ConnectTimeout | google.auth.exceptions.TransportError):
+    # google-auth's errors come from getting a token, before the request itself is sent (or after Google
+    # refused it with 401, which applies nothing).
+    if isinstance(exc, requests.ConnectTimeout | google.auth.exceptions.GoogleAuthError):
         return True
     if isinstance(exc, requests.ConnectionError) and exc.args:
         reason = getattr(exc.args[0], "reason", exc.args[0])
@@ -209,12 +259,32 @@ def never_sent(exc: BaseException) -> bool:
 
 
 def transient(exc: BaseException) -> bool:
-    """Worth trying again: quota (429), Google's 5xx, timeouts, dropped connections, lost answers."""
+    """Worth trying again: quota (429), Google's 5xx, timeouts, dropped connections, lost answers, and a
+    token endpoint that failed the way a server fails (google-auth calls that retryable)."""
     if isinstance(exc, APIError):
         return exc.code in (408, 429) or exc.code >= 500
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        return bool(getattr(exc, "retryable", False))
     return isinstance(
         exc, requests.Timeout | requests.ConnectionError | google.auth.exceptions.TransportError | UnknownOutcome
     )
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def describe(exc: BaseException) -> str:
+    """Why a call failed, in one short line for the operator (the socket's own words, no nested reprs)."""
+    if isinstance(exc, APIError):
+        return f"Google Sheets answered {exc.code}"
+    if isinstance(exc, requests.Timeout):
+        return "no answer within ZEUES_SHEETS_TIMEOUT"
+    errno = _ERRNO.search(str(exc))
+    first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    why = errno.group(1).strip() if errno else (first[:120] or type(exc).__name__)
+    if isinstance(exc, google.auth.exceptions.GoogleAuthError):
+        return f"cannot get an access token from the key's token_uri: {why}"
+    return f"cannot reach Google Sheets: {why}"
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
@@ -266,15 +336,19 @@ class SheetsClient:
         """The spreadsheet's tabs and their properties."""
         return self._call("metadata", lambda: self.http().fetch_sheet_metadata(self.spreadsheet_id))
 
-    def batch_get(self, ranges: list[str], poll: bool = False) -> list[list[list[str]]]:
-        """One values:batchGet; each range's rows as Google returns them (trailing empties trimmed).
-        A range naming a tab that is gone answers 400 (an APIError the caller handles)."""
+    def batch_get(self, ranges: Callable[[], list[str]], poll: bool = False) -> list[list[list[str]]]:
+        """One values:batchGet of ``ranges()``, worked out once a quota slot is ours (what waits for the
+        slot can still join the request); each range's rows as Google returns them (trailing empties
+        trimmed). A range naming a tab that is gone answers 400 (an APIError the caller handles)."""
         params = {"valueRenderOption": "FORMATTED_VALUE"}
-        answer = self._call("read", lambda: self.http().values_batch_get(self.spreadsheet_id, ranges, params), poll)
+        answer = self._call(
+            "read", lambda: self.http().values_batch_get(self.spreadsheet_id, ranges(), params), poll
+        )
         return [vr.get("values", []) for vr in answer.get("valueRanges", [])]
 
-    def batch_update(self, body: dict[str, Any], applied: Callable[[], bool] | None = None) -> None:
-        """One spreadsheets:batchUpdate, which Google applies whole or not at all.
+    def batch_update(self, body: Callable[[], dict[str, Any]], applied: Callable[[], bool] | None = None) -> None:
+        """One spreadsheets:batchUpdate of ``body()`` (asked once a quota slot is ours, and again on each
+        retry), which Google applies whole or not at all.
 
         When an attempt's answer is lost, ``applied()`` is asked before sending it again: a lost answer
         must not become a second write. Without it, only failures that never reached Google are retried.
@@ -286,7 +360,7 @@ class SheetsClient:
             if lost and applied is not None and applied():
                 return
             try:
-                self.http().batch_update(self.spreadsheet_id, body)
+                self.http().batch_update(self.spreadsheet_id, body())
             except Exception as exc:
                 if never_sent(exc) or (isinstance(exc, APIError) and exc.code == 429):
                     raise  # Google never took it in: safe to send again as is
@@ -299,7 +373,13 @@ class SheetsClient:
                 lost = True
                 raise UnknownOutcome(f"the write was sent but its answer was lost: {exc}") from exc
 
-        self._call("write", attempt, kind="write")
+        try:
+            self._call("write", attempt, kind="write")
+        except SourceUnavailable as exc:
+            if not lost:
+                raise
+            # Sent once and never confirmed: it may have been applied, so do not say nothing was written.
+            raise SheetsUnreachable(str(exc), exc.retry_after, detail=UNCONFIRMED) from exc
 
     def looked_up(self, ranges: list[str]) -> list[list[list[str]]]:
         """A batchGet made inside another call's retry (looking for a lost write): paced, not retried
@@ -310,10 +390,10 @@ class SheetsClient:
         return [vr.get("values", []) for vr in answer.get("valueRanges", [])]
 
     # -- pacing and retries -------------------------------------------------------------------
-    def _take(self, kind: str, poll: bool = False) -> None:
+    def _take(self, kind: str, poll: bool = False) -> tuple[float, bool]:
         """A quota slot for one request; a poll may wait a whole window, a command only its budget."""
         window = self._quota[kind]
-        window.take(max_wait=window.WINDOW_S + 5 if poll else self.quota_wait_s, poll=poll)
+        return window.take(max_wait=window.WINDOW_S + 5 if poll else self.quota_wait_s, poll=poll)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         hint = _retry_after(state.outcome.exception() if state.outcome else None)
@@ -342,6 +422,8 @@ class SheetsClient:
                 retry_after=max(1, math.ceil(espera)),
             ) from exc
         except google.auth.exceptions.RefreshError as exc:
+            if transient(exc):
+                self._give_up(what, exc)
             raise SheetsLayoutError(f"Google refused the service account's credentials: {exc}") from exc
         except APIError as exc:
             if exc.code in (403, 404):
@@ -358,13 +440,21 @@ class SheetsClient:
             self._give_up(what, exc)
 
     def _paced(self, kind: str, poll: bool, fn: Callable[[], T]) -> T:
-        self._take(kind, poll)
-        return fn()
+        slot = self._take(kind, poll)
+        try:
+            return fn()
+        except Exception as exc:
+            if never_sent(exc):
+                # Google never saw it: an unreachable Google must not also use up the minute's quota.
+                self._quota[kind].give_back(slot)
+            raise
 
     def _give_up(self, what: str, exc: BaseException) -> NoReturn:
-        log.warning("Google Sheets %s failed after %d attempts: %s", what, self.attempts, exc)
+        # No log line here: whoever called says it once (the poller when the feed goes stale and when it
+        # is back, the start in one warning), instead of one line per failed call.
+        log.debug("Google Sheets %s failed after %d attempts: %r", what, self.attempts, exc)
         hint = _retry_after(exc)
-        raise SourceUnavailable(
-            "Google Sheets no responde; no se escribió nada. Reintente en unos segundos.",
+        raise SheetsUnreachable(
+            f"Google Sheets unreachable ({what}, {self.attempts} attempts): {describe(exc)}",
             retry_after=max(1, math.ceil(hint if hint is not None else self.settings.max_backoff)),
         ) from exc

@@ -151,10 +151,13 @@ class Layout:
             raise LayoutChanged(str(exc)) from exc
 
     def read(self, ranges_of: Callable[[], list[str]], poll: bool = False) -> list[list[list[str]]]:
-        """One values:batchGet of the ranges ``ranges_of()`` names, asked again once if the layout
-        changed under it (the ranges are worked out again from the new layout)."""
+        """One values:batchGet of the ranges ``ranges_of()`` names (worked out once the request has its
+        quota slot), asked again once if the layout changed under it (the ranges are worked out again
+        from the new layout)."""
+        if not self._tabs:
+            self.refresh()  # now, not from inside the read's own quota slot
         try:
             with self.refreshed_on_refusal():
-                return self.client.batch_get(ranges_of(), poll=poll)
+                return self.client.batch_get(ranges_of, poll=poll)
         except LayoutChanged:
-            return self.client.batch_get(ranges_of(), poll=poll)
+            return self.client.batch_get(ranges_of, poll=poll)

@@ -1,13 +1,17 @@
-"""The Google Sheets store (SPEC §7): one batchGet per poll; per command one row read, one batchUpdate."""
+"""The Google Sheets store (SPEC §7): one batchGet per poll; per command one row read and a share of one
+batchUpdate; the Metadata log as the truth the rows are checked against, and repaired from."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ...domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, Decision
+from ...domain.errors import SourceUnavailable
+from ...domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, VERSION, Decision
 from ...domain.model import EVENT_FIELDS, Event, Spool, Worker
 from ..base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
 from ..rows import TAG_HEADER, event_from_row, event_to_row, spool_from_row, spool_to_row, worker_from_row
@@ -24,9 +28,25 @@ from .layout import (
     string_cell,
 )
 from .reads import PollPlan, ReadBatcher
+from .writes import Write, WriteBatcher
+
+log = logging.getLogger(__name__)
 
 # How long a fresh read of a row may precede the write that relies on it.
 FRESH_S = 5.0
+# What a command on a row that disagrees with the log is told to wait: the feed polls every 2 s while
+# commands flow (5 s otherwise), and the poll that finds the row repairs it.
+REPAIR_RETRY_S = 5
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Repair:
+    """One row to put back in step with the log: where it was found, what it held, what it must hold."""
+
+    tag: str
+    row: int
+    found: str | None  # the version the row held when the poll read it
+    truth: Spool  # the spool as the log says it is
 
 
 class SheetsStore(Store):
@@ -49,9 +69,12 @@ class SheetsStore(Store):
         self.location = f"spreadsheet {settings.spreadsheet_id}"
         self.layout = Layout(self.client)
         self.reads = ReadBatcher(self.layout)
+        self.writes = WriteBatcher(self.layout, self._written)
         self._lock = threading.RLock()
         self._loaded = False
-        self._spools: dict[str, Spool] = {}  # in row order
+        # tag -> the spool as the log says it is, in row order: what a row holds when it agrees with the
+        # log; the last state known good when it does not (a write landed on it, or missed it).
+        self._spools: dict[str, Spool] = {}
         self._rows: dict[str, int] = {}  # tag -> 0-based row, as of the last read
         self._workers: dict[int, Worker] = {}
         self._events: list[Event] = []
@@ -61,21 +84,42 @@ class SheetsStore(Store):
         self._records: dict[str, IdempotencyRecord] = {}  # of commands this process committed
         # tag -> (row, version, when) of its last fresh read: the row commit() writes to
         self._fresh: dict[str, tuple[int, str | None, float]] = {}
+        # The log's view of the rows (SPEC §7): every event records the version it produced.
+        self._owner: dict[str, str] = {}  # version -> the spool it belongs to
+        self._logged: dict[str, str] = {}  # tag -> version of its last event, as read from Metadata
+        self._latest: dict[str, str] = {}  # tag -> version of its last event known here (read or committed)
+        self._inconsistent: dict[str, str] = {}  # tag -> how its row disagrees with the log
+        self._reported: set[str] = set()  # tags already named in the log, so each is logged once
 
     # -- parsing ----------------------------------------------------------------------------
     def _spool_from(self, row: Sequence[Any], columns: dict[str, int]) -> Spool:
         return spool_from_row({name.lower(): cell(row, column) for name, column in columns.items()})
 
-    def _read_operaciones(self, values: list[list[str]]) -> None:
+    def _read_operaciones(self, values: list[list[str]], expected: Mapping[str, str]) -> dict[str, Spool]:
+        """Every row as it is (tag -> spool, first row of a repeated tag); positions and the spools that
+        agree with ``expected`` (tag -> version of its last event) are kept, the others keep their truth."""
         columns = self.layout.locate(OPERACIONES, values[0] if values else [])
-        spools: dict[str, Spool] = {}
+        seen: dict[str, Spool] = {}
         rows: dict[str, int] = {}
         for index, row in enumerate(values[1:], start=1):
             tag = cell(row, columns[TAG_HEADER])
-            if tag and tag not in spools:  # a repeated tag is the office's to fix; the first row counts
-                spools[tag] = self._spool_from(row, columns)
+            if tag and tag not in seen:  # a repeated tag is the office's to fix; the first row counts
+                seen[tag] = self._spool_from(row, columns)
                 rows[tag] = index
+        spools = {}
+        for tag, spool in seen.items():
+            if self._disagreement(tag, spool.version, expected) is None:
+                latest = self._latest.get(tag)
+                truth = self._spools.get(tag)
+                # A row read before this process's own later commit landed: keep what the commit left.
+                ahead = truth is not None and latest is not None and truth.version == latest != spool.version
+                spools[tag] = truth if ahead and truth is not None else spool
+                if spool.version and not ahead:
+                    self._owner.setdefault(spool.version, tag)
+            else:
+                spools[tag] = self._truth(tag) or spool
         self._spools, self._rows = spools, rows
+        return seen
 
     def _read_trabajadores(self, values: list[list[str]]) -> None:
         columns = self.layout.locate(TRABAJADORES, values[0] if values else [])
@@ -89,13 +133,27 @@ class SheetsStore(Store):
         self._workers = workers
 
     def _read_metadata(self, header: list[str], rows: list[list[str]], first_row: int) -> None:
-        """Add the events in ``rows`` (sheet rows from ``first_row``, 1-based) not seen before."""
+        """Learn the events in ``rows`` (sheet rows from ``first_row``, 1-based): new ones are remembered,
+        every one tells which version its spool is at."""
         columns = self.layout.locate(METADATA, header)
         for offset, row in enumerate(rows):
             event_id = cell(row, columns["id"])
-            if first_row + offset == 1 or not event_id or event_id in self._event_ids:
+            if first_row + offset == 1 or not event_id:
                 continue
-            self._remember(event_from_row([cell(row, columns[name]) for name in EVENT_FIELDS]))
+            event = event_from_row([cell(row, columns[name]) for name in EVENT_FIELDS])
+            new = event_id not in self._event_ids
+            if new:
+                self._remember(event)
+            version = event.metadata_json.get(VERSION)
+            if isinstance(version, str) and version:
+                self._owner[version] = event.tag_spool
+                self._logged[event.tag_spool] = version
+                if new:  # this process's own commits are known already, maybe later ones too
+                    self._latest[event.tag_spool] = version
+            else:  # an event from before versions were logged: the log cannot vouch for this row
+                self._logged.pop(event.tag_spool, None)
+                if new:
+                    self._latest.pop(event.tag_spool, None)
         self._metadata_rows = max(self._metadata_rows, first_row + len(rows) - 1)
 
     def _remember(self, event: Event) -> None:
@@ -110,9 +168,93 @@ class SheetsStore(Store):
         if not self._loaded:
             self.snapshot()
 
+    # -- rows against the log (SPEC §7) --------------------------------------------------------
+    def _disagreement(self, tag: str, version: str | None, expected: Mapping[str, str]) -> str | None:
+        """How a row of ``tag`` holding ``version`` disagrees with the log, or None when it agrees."""
+        owner = self._owner.get(version) if version else None
+        if owner is not None and owner != tag:
+            return f"holds the version of {owner}"
+        if tag in expected and version != expected[tag]:
+            return "does not hold the version of its last event"
+        return None
+
+    def _truth(self, tag: str) -> Spool | None:
+        """The spool as the log says it is, when this process knows its cells: its last event's state, or
+        (no event yet) the state last read from its own row. None when only a guess is left."""
+        spool = self._spools.get(tag)
+        if spool is None:
+            return None
+        if tag in self._latest:
+            return spool if spool.version == self._latest[tag] else None
+        return spool if self._owner.get(spool.version or "", tag) == tag else None
+
+    def _reconcile(self, seen: dict[str, Spool]) -> list[Repair]:
+        """After a poll: which rows disagree with the log, said once in the service's log, and how to
+        repair each from the log and the last snapshot (only where both cells are known)."""
+        problems: dict[str, str] = {}
+        for tag, spool in seen.items():
+            problem = self._disagreement(tag, spool.version, self._logged)
+            if problem is not None:
+                problems[tag] = problem
+                owner = self._owner.get(spool.version or "")
+                # The cells a write meant for ``owner`` carried, found on another spool's row: its truth
+                # when this process does not know it (after a restart).
+                carried = owner is not None and owner != tag and spool.version == self._latest.get(owner)
+                if carried and owner in self._spools and self._truth(owner) is None:
+                    self._spools[owner] = spool.con(tag_spool=owner)
+        repairs = [
+            Repair(tag, self._rows[tag], seen[tag].version, truth)
+            for tag in problems
+            if (truth := self._truth(tag)) is not None
+        ]
+        self._inconsistent = problems
+        if set(problems) - self._reported:
+            stuck = sorted(set(problems) - {r.tag for r in repairs})
+            log.warning(
+                "Operaciones disagrees with the Metadata log in %d rows (%s): %s",
+                len(problems),
+                "; ".join(f"{tag} {why}" for tag, why in sorted(problems.items())),
+                f"cannot repair {', '.join(stuck)} (its last good state is not known here): fix by hand"
+                if stuck
+                else "repairing them from the log",
+            )
+        self._reported = set(problems)
+        return repairs
+
+    def _repair(self, repairs: list[Repair]) -> None:
+        """Write each row back from the log, after confirming it still holds what the poll saw (staff may
+        have sorted since): one read, then one write. What cannot be confirmed waits for the next poll."""
+        header, values = self.reads.rows([r.row for r in repairs])
+        with self._lock:
+            columns = self.layout.locate(OPERACIONES, header)
+            confirmed = [
+                r
+                for r in repairs
+                if cell(values[r.row], columns[TAG_HEADER]) == r.tag
+                and (cell(values[r.row], columns["version"]) or None) == r.found
+            ]
+        if not confirmed:
+            return
+        cells = [c for r in confirmed for c in self._row_cells(r.row, r.truth)]
+
+        def current() -> None:
+            with self._lock:
+                for r in confirmed:
+                    if self._truth(r.tag) != r.truth:
+                        raise StaleWrite(r.tag)  # a command moved it on meanwhile: look again next poll
+
+        write = Write(tags=tuple(r.tag for r in confirmed), rows=tuple(r.row for r in confirmed), cells=cells)
+        self.writes.write(write, current, lambda: None)
+
+    def inconsistencies(self) -> list[str]:
+        """Tags whose rows disagree with the log, as last found (repaired within the next polls)."""
+        with self._lock:
+            return sorted(self._inconsistent)
+
     # -- the port ---------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        """Every spool, worker and new event in one values:batchGet (one read per poll)."""
+        """Every spool, worker and new event in one values:batchGet (one read per poll); rows that
+        disagree with the log are shown as the log says and repaired."""
         with self._lock:
             metadata_from = self._metadata_rows
             columns = self.layout.columns(METADATA)
@@ -129,14 +271,23 @@ class SheetsStore(Store):
         riding = self.reads.poll(PollPlan(ranges, metadata_from))
         values, metadata_from = riding if riding is not None else (self.layout.read(ranges, poll=True), metadata_from)
         with self._lock:
-            self._read_operaciones(values[0])
             self._read_trabajadores(values[1])
+            # The log first: the rows read in the same request are checked against it.
             self._read_metadata(values[2][0] if values[2] else [], values[3], metadata_from or 1)
+            seen = self._read_operaciones(values[0], self._logged)
+            repairs = self._reconcile(seen)
             self._loaded = True
-            return Snapshot(spools=tuple(self._spools.values()), workers=tuple(self._workers.values()))
+            snapshot = Snapshot(spools=tuple(self._spools.values()), workers=tuple(self._workers.values()))
+        if repairs:
+            try:
+                self._repair(repairs)
+            except (SourceUnavailable, StaleWrite, LayoutChanged) as exc:
+                log.debug("repair of %s left for the next poll: %s", [r.tag for r in repairs], exc)
+        return snapshot
 
     def spool(self, tag: str) -> Spool | None:
-        """Read the spool's row fresh (header row + that row, one request); relocate it if rows moved."""
+        """Read the spool's row fresh (header row + that row, one request); relocate it if rows moved.
+        A row that disagrees with the log answers 503 until the poll repairs it."""
         with self._lock:
             row = self._rows.get(tag)
         if row is not None:
@@ -144,17 +295,31 @@ class SheetsStore(Store):
             with self._lock:
                 columns = self.layout.locate(OPERACIONES, header)
                 if cell(values, columns[TAG_HEADER]) == tag:
-                    spool = self._spools[tag] = self._spool_from(values, columns)
-                    self._fresh[tag] = (row, spool.version, time.monotonic())
-                    return spool
+                    return self._fresh_read(tag, row, self._spool_from(values, columns))
         # Staff sorted, inserted or deleted rows since the last read (or the tag is new): find it by tag.
         (values,) = self.layout.read(lambda: [self.layout.tab(OPERACIONES).a1()])
         with self._lock:
-            self._read_operaciones(values)
-            spool = self._spools.get(tag)
-            if spool is not None:
-                self._fresh[tag] = (self._rows[tag], spool.version, time.monotonic())
-            return spool
+            seen = self._read_operaciones(values, self._latest)
+            return self._fresh_read(tag, self._rows[tag], seen[tag]) if tag in seen else None
+
+    def _fresh_read(self, tag: str, row: int, spool: Spool) -> Spool:
+        """A spool's row just read for a command: refused when it disagrees with the log (a write meant
+        for another spool landed on it, or the write meant for it landed elsewhere), else the truth."""
+        problem = self._disagreement(tag, spool.version, self._latest)
+        if problem is not None:
+            # Deciding on this row would act on a state the log says is not the spool's; the poll that
+            # finds it puts the row back from the log within seconds.
+            self._inconsistent[tag] = problem
+            raise SourceUnavailable(
+                f"La fila del spool {tag} no coincide con su último evento (una escritura cayó en otra fila "
+                "al ordenar la hoja); se corrige sola en unos segundos. No se escribió nada.",
+                retry_after=REPAIR_RETRY_S,
+            )
+        self._spools[tag] = spool
+        if spool.version:
+            self._owner.setdefault(spool.version, tag)
+        self._fresh[tag] = (row, spool.version, time.monotonic())
+        return spool
 
     def workers(self) -> dict[int, Worker]:
         """The workers of the last snapshot."""
@@ -163,10 +328,11 @@ class SheetsStore(Store):
             return dict(self._workers)
 
     def commit(self, decision: Decision) -> None:
-        """One spreadsheets:batchUpdate: the row's tracking cells + the event appended to Metadata.
+        """The row's tracking cells + the event appended to Metadata, in the next spreadsheets:batchUpdate
+        (shared with the commands committing meanwhile; Google applies it atomically).
 
         The row is the one the fresh read just confirmed holds this tag and version; if the caller
-        decided on other data, it is confirmed again first. Google applies the batch atomically.
+        decided on other data, it is confirmed again first.
         """
         tag, key = decision.antes.tag_spool, decision.idempotency_key
         if key is not None and self.idempotency(key) is not None:
@@ -181,40 +347,68 @@ class SheetsStore(Store):
                 raise StaleWrite(tag)
             with self._lock:
                 seen = self._fresh.pop(tag)
-        body = self._write_body(seen[0], decision)
+        if self.layout.columns(METADATA) is None:
+            self.snapshot()  # the Metadata header, read once, places the event's cells
+        write = Write(
+            tags=(tag,),
+            rows=(seen[0],),
+            cells=self._row_cells(seen[0], decision.despues),
+            event=self._event_cells(decision.event),
+            event_id=decision.event.id,
+            key=key,
+            metadata_sheet_id=self.layout.tab(METADATA).sheet_id,
+        )
+
+        def current() -> None:
+            # Confirmed once no earlier write of this spool or key is pending: still what was decided on?
+            with self._lock:
+                if key is not None and (key in self._records or key in self._by_key):
+                    raise DuplicateIdempotencyKey(key)
+                truth = self._spools.get(tag)
+                if truth is None or truth.version != decision.antes.version:
+                    raise StaleWrite(tag)
+
+        def applied() -> None:
+            with self._lock:
+                self._spools[tag] = decision.despues
+                if decision.despues.version:
+                    self._latest[tag] = decision.despues.version
+                    self._owner[decision.despues.version] = tag
+                if decision.event.id not in self._event_ids:  # a poll may have read it from Metadata already
+                    self._remember(decision.event)
+                if key is not None:
+                    self._records[key] = IdempotencyRecord(
+                        key, str(decision.event.metadata_json.get(REQUEST_HASH, "")), decision.event, decision.despues
+                    )
+
         try:
-            # A batch refused whole (a tab re-created, rows deleted under us) wrote nothing: with the
-            # layout read again, the service decides again on a fresh read.
-            with self.layout.refreshed_on_refusal():
-                self.client.batch_update(body, applied=lambda: self._written(decision.event.id))
+            # A batch refused whole (a tab re-created, rows deleted under us) is sent again write by
+            # write; one refused alone wrote nothing: with the layout read again, the service decides
+            # again on a fresh read.
+            self.writes.write(write, current, applied)
         except LayoutChanged as exc:
             raise StaleWrite(tag) from exc
-        with self._lock:
-            self._spools[tag] = decision.despues
-            self._remember(decision.event)
-            if key is not None:
-                self._records[key] = IdempotencyRecord(
-                    key, str(decision.event.metadata_json.get(REQUEST_HASH, "")), decision.event, decision.despues
-                )
 
-    def _written(self, event_id: str) -> bool:
-        """Whether an event id is already in Metadata: a lost answer must not become a second write."""
+    def _written(self, event_ids: list[str]) -> bool:
+        """Whether the events of a write whose answer was lost are in Metadata (all of them: Google
+        applies a batch whole); a lost answer must not become a second write."""
         tab = self.layout.tab(METADATA)
         with self._lock:
             column = column_letter((self.layout.columns(METADATA) or {"id": 0})["id"])
             metadata_from = max(1, self._metadata_rows)
         (ids,) = self.client.looked_up([tab.a1(f"{column}{metadata_from}:{column}")])
-        return any(row and row[0] == event_id for row in ids)
+        found = {row[0] for row in ids if row} & set(event_ids)
+        if found and found != set(event_ids):
+            raise SourceUnavailable(f"Metadata holds only part of a batch ({len(found)} of {len(event_ids)} events)")
+        return bool(found)
 
-    def _write_body(self, row: int, decision: Decision) -> dict[str, Any]:
-        operaciones, metadata = self.layout.tab(OPERACIONES), self.layout.tab(METADATA)
-        if self.layout.columns(METADATA) is None:
-            self.snapshot()  # the Metadata header, read once, places the event's cells
+    def _row_cells(self, row: int, spool: Spool) -> list[dict[str, Any]]:
+        """updateCells requests writing ``spool``'s tracking cells into ``row`` (never the tag, never
+        an office column: one request per run of adjacent tracking columns)."""
+        operaciones = self.layout.tab(OPERACIONES)
         columns = {n: c for n, c in (self.layout.columns(OPERACIONES) or {}).items() if n != TAG_HEADER}
-        event_columns = self.layout.columns(METADATA) or {}
-        cells = spool_to_row(decision.despues)
-        requests: list[dict[str, Any]] = [
-            # One updateCells per run of adjacent tracking columns: office columns in between are never sent.
+        cells = spool_to_row(spool)
+        return [
             {
                 "updateCells": {
                     "start": {"sheetId": operaciones.sheet_id, "rowIndex": row, "columnIndex": first},
@@ -224,12 +418,14 @@ class SheetsStore(Store):
             }
             for first, names in _runs(sorted(columns.items(), key=lambda kv: kv[1]))
         ]
+
+    def _event_cells(self, event: Event) -> list[dict[str, Any]]:
+        """The Metadata row of ``event``, each cell under its header."""
+        event_columns = self.layout.columns(METADATA) or {}
         event_row: list[dict[str, Any]] = [{} for _ in range(max(event_columns.values()) + 1)]
-        for name, text in zip(EVENT_FIELDS, event_to_row(decision.event), strict=True):
+        for name, text in zip(EVENT_FIELDS, event_to_row(event), strict=True):
             event_row[event_columns[name]] = string_cell(text)
-        append = {"sheetId": metadata.sheet_id, "rows": [{"values": event_row}], "fields": "userEnteredValue"}
-        requests.append({"appendCells": append})
-        return {"requests": requests}
+        return event_row
 
     def events(self, tag: str) -> list[Event]:
         """The spool's events, oldest first, as of the last read plus this process's commits."""
