@@ -45,6 +45,7 @@ _EVENTS = f"SELECT {', '.join(f'm.{c}' for c in EVENT_FIELDS)} FROM metadata m"
 _MISCONFIGURED = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied")
 
 _UNAVAILABLE = "PostgreSQL no responde. Reintente en unos segundos."
+_CHUNK = 2000  # rows of the log fetched at a time by a report
 
 
 def _spool(row: Mapping[str, Any]) -> Spool:
@@ -249,6 +250,21 @@ class PostgresStore(Store):
         """The spool's events in append order."""
         with self._connection() as db:
             return [_event(r) for r in db.execute(f"{_EVENTS} WHERE m.tag_spool = %s ORDER BY m.seq", (tag,))]
+
+    def all_events(self) -> Iterator[Event]:
+        """The whole log in append order, streamed from a server-side cursor on a connection of its own:
+        a report that pauses between chunks (to let the event loop serve the floor) holds no pooled
+        connection, and its REPEATABLE READ transaction sees one moment while commands go on."""
+        try:
+            with psycopg.connect(self._conninfo, row_factory=dict_row) as db:
+                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                with db.cursor(name="zeues_all_events") as cursor:
+                    cursor.itersize = _CHUNK
+                    cursor.execute(f"{_EVENTS} ORDER BY m.seq")
+                    yield from map(_event, cursor)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            log.warning("PostgreSQL call failed: %s", _first_line(exc))
+            raise SourceUnavailable(_UNAVAILABLE, retry_after=2) from exc
 
     def idempotency(self, key: str) -> IdempotencyRecord | None:
         """The command that carried ``key``: its event and the spool as it left it."""
