@@ -25,14 +25,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     feed = Feed(settings.history)
     poller = Poller(store, feed, settings)
     feed.before_read = poller.ensure_fresh
-    app.extensions["zeues"] = Zeues(
-        store=store, feed=feed, poller=poller, service=CommandService(store, feed, zona=app.config["ZONA"])
-    )
+    service = CommandService(store, feed, zona=app.config["ZONA"])
+    app.extensions["zeues"] = Zeues(store=store, feed=feed, poller=poller, service=service)
 
     api.init_app(app)
-    from .blueprints import changes, commands, health, pages, spools, workers
+    from .blueprints import alertas, changes, commands, health, motivos, pages, spools, workers
 
-    for module in (health, workers, spools, commands, changes):
+    for module in (health, workers, spools, commands, motivos, alertas, changes):
         api.register_blueprint(module.blp, url_prefix="/api")
     app.register_blueprint(pages.bp)
     errors.init_app(app)

@@ -11,14 +11,21 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from .domain.errors import IdempotencyKeyReused, InvalidTransition, NotHolder, SpoolOccupied, VersionConflict
+from .domain.errors import (
+    IdempotencyKeyReused,
+    InvalidTransition,
+    NotHolder,
+    SpoolBlocked,
+    SpoolOccupied,
+    VersionConflict,
+)
 from .domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, Comando, Decision, decidir
-from .domain.model import Event, Spool, Worker
+from .domain.model import Accion, Event, Spool, Worker
 from .feed import Feed
 from .stores.base import IdempotencyRecord, StaleWrite, Store
 
 # Errors raised once the spool is known carry it, so a client can refresh without another request.
-_CON_SPOOL = (VersionConflict, SpoolOccupied, InvalidTransition, NotHolder)
+_CON_SPOOL = (VersionConflict, SpoolOccupied, SpoolBlocked, InvalidTransition, NotHolder)
 
 # A conditional commit that loses a race is decided again on fresh data; the second decision
 # answers SPOOL_OCCUPIED / VERSION_CONFLICT, so a few rounds always settle.
@@ -41,7 +48,7 @@ def request_hash(endpoint: str, body: dict[str, Any]) -> str:
 
 
 class CommandService:
-    """Runs TOMAR / PAUSAR / COMPLETAR commands against a store."""
+    """Runs TOMAR / PAUSAR / COMPLETAR / BLOQUEAR / DESBLOQUEAR commands against a store."""
 
     def __init__(
         self,
@@ -105,9 +112,14 @@ class CommandService:
         spool = self.store.spool(comando.tag_spool)
         workers = self.store.workers()
         metadata = {IDEMPOTENCY_KEY: key, REQUEST_HASH: digest} if key is not None else None
+        # The reasons are read only when a hold is asked for or names one: every other command skips them.
+        needed = comando.accion == Accion.BLOQUEAR or (spool is not None and spool.bloqueado)
+        motivos = {m.codigo: m for m in self.store.motivos()} if needed else None
         try:
-            return decidir(comando, spool, workers, self.reloj(), self.zona, metadata=metadata), workers
+            decision = decidir(comando, spool, workers, self.reloj(), self.zona, metadata=metadata, motivos=motivos)
+            return decision, workers
         except _CON_SPOOL as exc:
             if spool is not None:
                 exc.spool = (spool, workers)
             raise
+

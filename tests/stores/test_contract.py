@@ -1,4 +1,4 @@
-"""The store port's contract: every adapter (SQLite, Google Sheets) passes this suite unchanged."""
+"""The store port's contract: every adapter (SQLite, PostgreSQL, Google Sheets) passes this suite unchanged."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.domain.machine import Comando, decidir
-from app.domain.model import Accion, Estado, Operacion, Rol, Spool, Worker
+from app.domain.model import MOTIVOS_POR_DEFECTO, Accion, Estado, Operacion, Rol, Spool, Worker
 from app.stores.base import DuplicateIdempotencyKey, IdempotencyRecord, StaleWrite
 
 AHORA = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
@@ -122,3 +122,30 @@ def test_text_round_trips_literally(store):
     assert event.worker_nombre == 'Ñandú – 日本 =IMPORTXML("http://x")'
     assert event.metadata_json == {"idempotency_key": "=1+1 Ñandú – 日本", "version": decision.despues.version}
     assert event.tag_spool == tag
+
+
+# --- holds (SPEC §13) ---------------------------------------------------------------------------------
+
+MOTIVOS = {m.codigo: m for m in MOTIVOS_POR_DEFECTO}
+
+
+def test_every_store_starts_with_the_default_reasons(store):
+    assert store.motivos() == list(MOTIVOS_POR_DEFECTO)
+
+
+def test_a_hold_and_its_release_are_written_with_their_events(store):
+    tag = "MK-1335-CW-25238-014"  # held by worker 1
+    nota = '=IMPORTXML("http://x") Ñandú – 日本'
+    comando = Comando(Accion.BLOQUEAR, None, tag, 4, motivo="OTRO", nota=nota)
+    hold = decidir(comando, store.spool(tag), store.workers(), AHORA, UTC, motivos=MOTIVOS)
+    store.commit(hold)
+    assert store.spool(tag) == hold.despues
+    assert (hold.despues.estado, hold.despues.bloqueo_nota, hold.despues.ocupado_por) == (Estado.BLOQUEADO, nota, None)
+    lift = decidir(Comando(Accion.DESBLOQUEAR, None, tag, 4), store.spool(tag), store.workers(), AHORA, UTC)
+    store.commit(lift)
+    assert store.spool(tag) == lift.despues and lift.despues.estado == Estado.DISPONIBLE
+    assert store.events(tag) == [hold.event, lift.event]
+    [held, lifted] = store.events(tag)
+    assert held.metadata_json["nota"] == nota and held.metadata_json["ocupado_por"] == 1
+    assert (held.operacion, lifted.operacion, lifted.evento_tipo) == ("ARM", "", "DESBLOQUEAR")
+    assert store.snapshot().spools[3] == lift.despues

@@ -8,13 +8,22 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, Decision
-from ...domain.model import EVENT_FIELDS, Event, Spool, Worker
+from ...domain.model import EVENT_FIELDS, Event, Motivo, Spool, Worker
 from ..base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
-from ..rows import TAG_HEADER, event_from_row, event_to_row, spool_from_row, spool_to_row, worker_from_row
+from ..rows import (
+    TAG_HEADER,
+    event_from_row,
+    event_to_row,
+    motivo_from_row,
+    spool_from_row,
+    spool_to_row,
+    worker_from_row,
+)
 from . import admin
 from .client import SheetsClient, SheetsSettings
 from .layout import (
     METADATA,
+    MOTIVOS,
     OPERACIONES,
     TRABAJADORES,
     Layout,
@@ -54,6 +63,7 @@ class SheetsStore(Store):
         self._spools: dict[str, Spool] = {}  # in row order
         self._rows: dict[str, int] = {}  # tag -> 0-based row, as of the last read
         self._workers: dict[int, Worker] = {}
+        self._motivos: list[Motivo] = []
         self._events: list[Event] = []
         self._event_ids: set[str] = set()
         self._metadata_rows = 0  # Metadata rows read so far, header included
@@ -87,6 +97,17 @@ class SheetsStore(Store):
                 continue  # a blank or note row, not a worker
             workers[worker.id] = worker
         self._workers = workers
+
+    def _read_motivos(self, values: list[list[str]]) -> None:
+        columns = self.layout.locate(MOTIVOS, values[0] if values else [])
+        motivos: dict[str, Motivo] = {}
+        for row in values[1:]:
+            try:
+                motivo = motivo_from_row({name: cell(row, column) for name, column in columns.items()})
+            except ValueError:
+                continue  # a blank or note row, not a reason
+            motivos.setdefault(motivo.codigo, motivo)  # a repeated code is the office's to fix; the first counts
+        self._motivos = list(motivos.values())
 
     def _read_metadata(self, header: list[str], rows: list[list[str]], first_row: int) -> None:
         """Add the events in ``rows`` (sheet rows from ``first_row``, 1-based) not seen before."""
@@ -124,7 +145,7 @@ class SheetsStore(Store):
             # (that row always exists, so the range never falls off the grid).
             events = metadata.a1(f"A{metadata_from}:{column_letter(last_column)}") if metadata_from else metadata.a1()
             operaciones, trabajadores = self.layout.tab(OPERACIONES), self.layout.tab(TRABAJADORES)
-            return [operaciones.a1(), trabajadores.a1(), metadata.a1("1:1"), events]
+            return [operaciones.a1(), trabajadores.a1(), metadata.a1("1:1"), events, self.layout.tab(MOTIVOS).a1()]
 
         riding = self.reads.poll(PollPlan(ranges, metadata_from))
         values, metadata_from = riding if riding is not None else (self.layout.read(ranges, poll=True), metadata_from)
@@ -132,6 +153,7 @@ class SheetsStore(Store):
             self._read_operaciones(values[0])
             self._read_trabajadores(values[1])
             self._read_metadata(values[2][0] if values[2] else [], values[3], metadata_from or 1)
+            self._read_motivos(values[4])
             self._loaded = True
             return Snapshot(spools=tuple(self._spools.values()), workers=tuple(self._workers.values()))
 
@@ -161,6 +183,12 @@ class SheetsStore(Store):
         self._ensure_loaded()
         with self._lock:
             return dict(self._workers)
+
+    def motivos(self) -> list[Motivo]:
+        """The reasons of the last snapshot (the office edits the Motivos tab; the next poll brings it)."""
+        self._ensure_loaded()
+        with self._lock:
+            return list(self._motivos)
 
     def commit(self, decision: Decision) -> None:
         """One spreadsheets:batchUpdate: the row's tracking cells + the event appended to Metadata.
