@@ -11,6 +11,7 @@ from .extensions import Zeues, api
 from .feed import Feed, FeedSettings, Poller
 from .service import CommandService
 from .stores import open_store
+from .turnos import FinDeTurno
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -26,7 +27,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     poller = Poller(store, feed, settings)
     feed.before_read = poller.ensure_fresh
     service = CommandService(store, feed, zona=app.config["ZONA"])
-    app.extensions["zeues"] = Zeues(store=store, feed=feed, poller=poller, service=service)
+    turnos = FinDeTurno(service, app.config["FINES_DE_TURNO"], app.config["ZONA"])
+    app.extensions["zeues"] = Zeues(store=store, feed=feed, poller=poller, service=service, turnos=turnos)
 
     api.init_app(app)
     from .blueprints import alertas, changes, commands, health, motivos, pages, spools, workers
