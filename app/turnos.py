@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
+from .domain.errors import SourceUnavailable
 from .service import CommandService
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class FinDeTurno:
         while not self._stop.is_set():
             try:
                 self.revisar()
+            except SourceUnavailable as exc:  # the store is down: its own line, no traceback
+                log.warning("shift end: the source of truth is unreachable (%s); trying again within a minute", exc)
             except Exception:
                 log.exception("shift end release failed; trying again within a minute")
             proximo = self.proximo(self.reloj())

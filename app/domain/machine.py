@@ -398,7 +398,7 @@ def _guardia_de_ocupacion(
             return {"ocupado_por": spool.ocupado_por}
         if not actor.tiene_rol(Rol.SUPERVISOR):
             raise NotHolder(f"El spool {spool.tag_spool} lo tiene el trabajador {spool.ocupado_por}.")
-        if not comando.motivo:
+        if not (comando.motivo or "").strip():
             raise InvalidReason(
                 f"Para liberar el spool de otro trabajador ({spool.ocupado_por}) indique el motivo.", field="motivo"
             )

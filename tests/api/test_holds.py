@@ -149,6 +149,7 @@ REFUSALS = [
     ("OCUPADO_SOLD", "pausar", SUPERVISOR, {"operacion": "SOLD"}, 422, "VALIDATION_ERROR"),
     ("OCUPADO_SOLD", "completar", SUPERVISOR, {"operacion": "SOLD"}, 422, "VALIDATION_ERROR"),
     ("OCUPADO_SOLD", "pausar", SUPERVISOR, {"operacion": "SOLD", "motivo": ""}, 422, "VALIDATION_ERROR"),
+    ("OCUPADO_SOLD", "pausar", SUPERVISOR, {"operacion": "SOLD", "motivo": "   "}, 422, "VALIDATION_ERROR"),
     ("OCUPADO_SOLD", "pausar", SUPERVISOR, {"operacion": "SOLD", "motivo": "x" * 201}, 422, "VALIDATION_ERROR"),
     ("OCUPADO_SOLD", "tomar", SOLDADOR, {"operacion": "SOLD", "motivo": "x"}, 422, "VALIDATION_ERROR"),
     ("OCUPADO_SOLD", "pausar", ARMADOR, {"operacion": "SOLD", "motivo": "x"}, 403, "NOT_HOLDER"),
