@@ -14,7 +14,7 @@ blp = Blueprint("alertas", __name__, description="Alertas para supervisores")
 @blp.route("/alertas")
 @blp.arguments(QuerySchema, location="query")
 @blp.response(200, AlertasSchema)
-@problems(422)
+@problems(422, 503)
 def list_alertas(_query):
     """OCUPACION_LARGA and BLOQUEO_LARGO alerts from the feed's snapshot, longest first, with the thresholds."""
     z, config = zeues(), current_app.config
