@@ -136,10 +136,12 @@ keepalive = 5
 
 
 def post_worker_init(worker):
-    """Check the source of truth, then start the feed's poller in each worker process (never in the
-    master, never in create_app: a remote store is reached only from the worker)."""
+    """Check the source of truth, then start the feed's poller and the shift end in each worker process
+    (never in the master, never in create_app: a remote store is reached only from the worker)."""
     from app.feed import serve_in_gunicorn_worker
     from app.stores import verify_at_start
 
     verify_at_start(worker.wsgi.extensions["zeues"].store)
     serve_in_gunicorn_worker(worker)
+    # Every worker watches the clock: each spool is still released once (CommandService.cerrar_turno).
+    worker.wsgi.extensions["zeues"].turnos.start()

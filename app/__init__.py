@@ -11,6 +11,7 @@ from .extensions import Zeues, api
 from .feed import Feed, FeedSettings, Poller
 from .service import CommandService
 from .stores import open_store
+from .turnos import FinDeTurno
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -25,14 +26,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     feed = Feed(settings.history, max_waiters=app.config["MAX_WAITERS"])
     poller = Poller(store, feed, settings)
     feed.before_read = poller.ensure_fresh
-    app.extensions["zeues"] = Zeues(
-        store=store, feed=feed, poller=poller, service=CommandService(store, feed, zona=app.config["ZONA"])
-    )
+    service = CommandService(store, feed, zona=app.config["ZONA"])
+    turnos = FinDeTurno(service, app.config["FINES_DE_TURNO"], app.config["ZONA"])
+    app.extensions["zeues"] = Zeues(store=store, feed=feed, poller=poller, service=service, turnos=turnos)
 
     api.init_app(app)
-    from .blueprints import changes, commands, health, pages, reports, spools, workers
+    from .blueprints import alertas, changes, commands, health, motivos, pages, reports, spools, workers
 
-    for module in (health, workers, spools, commands, changes, reports):
+    for module in (health, workers, spools, commands, motivos, alertas, changes, reports):
         api.register_blueprint(module.blp, url_prefix="/api")
     app.register_blueprint(pages.bp)
     errors.init_app(app)

@@ -17,7 +17,8 @@ from .stores.base import StaleWrite
 @click.option("--if-empty", is_flag=True, help="Do nothing when the store already holds spools.")
 @with_appcontext
 def demo_command(if_empty: bool) -> None:
-    """Load a demo shop: 13 workers of every role and 63 spools over all nine states."""
+    """Load a demo shop: 13 workers of every role, 63 spools over all nine states (4 of them on hold)
+    and the default reasons for a hold."""
     from . import demo
 
     store = zeues().store
@@ -28,7 +29,7 @@ def demo_command(if_empty: bool) -> None:
     spools = demo.spools()
     try:
         # The demo's spools start over in their demo states, unless a command lands meanwhile.
-        store.load(spools, demo.WORKERS, {s.tag_spool: s.version for s in snapshot.spools})
+        store.load(spools, demo.WORKERS, {s.tag_spool: s.version for s in snapshot.spools}, demo.MOTIVOS)
     except StaleWrite as exc:
         raise click.ClickException(f"spool {exc} changed while loading the demo; run it again") from exc
     click.echo(f"Demo shop loaded into {store.location}: {len(demo.WORKERS)} workers, {len(spools)} spools.")

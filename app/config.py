@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -61,6 +62,15 @@ class Defaults:
     TIMEZONE = "UTC"
     # ZEUES_MAX_CONTENT_LENGTH: commands are a few hundred bytes; anything over 64 KB is refused.
     MAX_CONTENT_LENGTH = 64 * 1024
+
+    # ZEUES_ALERT_OCCUPIED_H / ZEUES_ALERT_BLOCKED_H: hours after which a spool held by a worker, or on
+    # hold, is an alert on the board and in /api/alertas (SPEC §13): longer than a shift is most likely
+    # forgotten; a hold is looked at again after a day.
+    ALERT_OCCUPIED_H = 8.0
+    ALERT_BLOCKED_H = 24.0
+    # ZEUES_SHIFT_ENDS: plant times (ZEUES_TIMEZONE) at which every spool still held is released by the
+    # system, e.g. "14:00,22:00" (HH:MM or HH:MM:SS). Empty: off, workers release their own spools.
+    SHIFT_ENDS = ""
 
     # ZEUES_FEED_*: the poller's cadence (SPEC §6). Every 5 s by default; 2 s for a minute after a
     # change (commands flowing); 15 s after 5 idle minutes (a Sheet's read quota is 60/min, shared with
@@ -130,12 +140,39 @@ def check(app: Any) -> None:
     cfg["SQLITE_SYNCHRONOUS"] = sync
     if not isinstance(cfg["MAX_CONTENT_LENGTH"], int) or cfg["MAX_CONTENT_LENGTH"] <= 0:
         raise ConfigError(f"ZEUES_MAX_CONTENT_LENGTH={cfg['MAX_CONTENT_LENGTH']!r} must be a positive number of bytes")
+    _check_supervision(cfg)
     _check_database(cfg)
     _check_waiters(cfg)
     _check_sheets(cfg)
     db = str(cfg["DB"])
     if db != ":memory:":
         cfg["DB"] = db if os.path.isabs(db) else os.path.join(app.instance_path, db)
+
+
+def _check_supervision(cfg: Any) -> None:
+    """Alert thresholds are positive hours; shift ends are times of day, kept parsed in FINES_DE_TURNO."""
+    for name in ("ALERT_OCCUPIED_H", "ALERT_BLOCKED_H"):
+        try:
+            ok = isinstance(cfg[name], int | float | str) and float(cfg[name]) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"ZEUES_{name}={cfg[name]!r} must be a positive number of hours (e.g. 8 or 0.5)")
+        cfg[name] = float(cfg[name])
+    text = str(cfg["SHIFT_ENDS"] or "")
+    fines = []
+    for part in text.split(",") if text.strip() else ():
+        hora = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*", part)
+        try:
+            if hora is None:
+                raise ValueError(part)
+            fines.append(datetime.time(int(hora[1]), int(hora[2]), int(hora[3] or 0)))
+        except ValueError:
+            raise ConfigError(
+                f"ZEUES_SHIFT_ENDS={text!r} must list times of day in plant time, HH:MM separated by commas "
+                "(e.g. 14:00,22:00)"
+            ) from None
+    cfg["FINES_DE_TURNO"] = tuple(sorted(set(fines)))
 
 
 def _check_database(cfg: Any) -> None:

@@ -14,6 +14,7 @@ from .feed import Feed, Poller
 from .schemas import COMPLETAR_RESULTADO_RULE, CompletarSchema, ProblemSchema
 from .service import CommandService
 from .stores.base import Store
+from .turnos import FinDeTurno
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -54,8 +55,9 @@ class Zeues:
     feed: Feed
     poller: Poller
     service: CommandService
+    turnos: FinDeTurno  # the shift end; started by the server in each worker (gunicorn.conf.py)
 
 
 def zeues() -> Zeues:
-    """The current app's store, feed, poller and service."""
+    """The current app's store, feed, poller, service and shift end."""
     return current_app.extensions["zeues"]

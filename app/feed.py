@@ -152,6 +152,10 @@ class FeedState:
             self._listing = body
         return body
 
+    def tags(self) -> list[str]:
+        """Every tag in row order."""
+        return list(self._order)
+
     def view(self, tag: str) -> View | None:
         """One spool, by its tag as typed (any case, spaces around it), or None."""
         return self._views.get(self.canonical_tag(tag))
@@ -307,6 +311,12 @@ class Feed:
 
         with self._lock:
             return self._state.cursor, self._state.listing(keep if estados or ocupado_por is not None else None)
+
+    def spools(self) -> list[Spool]:
+        """Every spool in row order as the domain knows it (what the views were rendered from)."""
+        self.before_read()
+        with self._lock:
+            return [self._rendered[t][0] for t in self._state.tags() if t in self._rendered]
 
     def spool(self, tag: str) -> View | None:
         """One spool as the snapshot holds it, or None; the tag may differ in case or surrounding spaces."""

@@ -17,7 +17,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import tzinfo
 from pathlib import Path
 
-from .domain.model import TRABAJADOR_FIELDS, TRACKING_FIELDS, WORKER_ID_FIELDS, Spool, Worker, sin_acentos, tag_key
+from .domain.model import (
+    MOTIVOS_POR_DEFECTO,
+    TRABAJADOR_FIELDS,
+    TRACKING_FIELDS,
+    WORKER_ID_FIELDS,
+    Spool,
+    Worker,
+    sin_acentos,
+    tag_key,
+)
 from .stores.base import Snapshot, StaleWrite, Store
 from .stores.rows import (
     TAG_HEADER,
@@ -28,6 +37,8 @@ from .stores.rows import (
     date_cell,
     fold,
     locate,
+    motivo_cell,
+    note_cell,
     resultado_cell,
     roles_cell,
     tag_cell,
@@ -107,7 +118,9 @@ def import_files(
     if spools_path:
         table = _read(spools_path, (TAG_HEADER,), TRACKING_FIELDS, report)
         if table:
-            spools = _spools(table, names, zona, report.problems)
+            # The import adds the default reasons, so a file may name them on a shop that lacks them.
+            codigos = list(dict.fromkeys(m.codigo for m in (*store.motivos(), *MOTIVOS_POR_DEFECTO)))
+            spools = _spools(table, names, codigos, zona, report.problems)
     if report.problems:
         report.lines += report.problems
         report.lines.append(f"Nothing was imported: {_count(len(report.problems), 'problem')} to fix (above).")
@@ -122,7 +135,7 @@ def import_files(
         report.lines.append("Nothing to write.")
         return report
     try:
-        store.load(plan.spools, plan.workers, plan.versions)
+        store.load(plan.spools, plan.workers, plan.versions, MOTIVOS_POR_DEFECTO)
     except StaleWrite as exc:
         report.problems.append(
             f"Nothing was imported: spool {exc} changed while importing (a command on the floor or another "
@@ -334,9 +347,11 @@ class _WorkerRefs:
         return worker_id
 
 
-def _spools(table: Table, names: Mapping[int, str], zona: tzinfo, problems: list[str]) -> list[FileSpool]:
-    """The file's spools with their row numbers (``names``: the known workers' full names by id); every
-    cell that does not parse is a problem."""
+def _spools(
+    table: Table, names: Mapping[int, str], codigos: Sequence[str], zona: tzinfo, problems: list[str]
+) -> list[FileSpool]:
+    """The file's spools with their row numbers (``names``: the known workers' full names by id;
+    ``codigos``: the reasons a hold may give); every cell that does not parse is a problem."""
     refs = _WorkerRefs(names)
     parsers: dict[str, Callable[[str], object]] = {
         **{name: refs for name in WORKER_ID_FIELDS},
@@ -346,6 +361,9 @@ def _spools(table: Table, names: Mapping[int, str], zona: tzinfo, problems: list
         "fecha_metrologia": date_cell,
         "resultado_metrologia": resultado_cell,
         "reparacion_ciclo": ciclo_cell,
+        "bloqueo_motivo": lambda text: motivo_cell(text, codigos),
+        "bloqueo_desde": lambda text: timestamp_cell(text, zona),
+        "bloqueo_nota": note_cell,
     }
     fields = tuple(name for name in _COMPARED if name in table.headers)
     row_parsers = {TAG_HEADER.lower(): tag_cell, **{name: parsers[name] for name in fields}}
@@ -355,6 +373,7 @@ def _spools(table: Table, names: Mapping[int, str], zona: tzinfo, problems: list
         if "tag_spool" in values:
             tags.append((number, values["tag_spool"], tag_key(values["tag_spool"])))
         consistent = _occupation_agrees(table, number, cells, values, problems)
+        consistent = _hold_agrees(table, number, cells, values, problems) and consistent
         if consistent and len(values) == len(row_parsers):
             spools.append(FileSpool(number, Spool(**values), fields))
     _repeated(table, TAG_HEADER.lower(), tags, "each spool has one row (tags match ignoring case)", problems)
@@ -381,6 +400,32 @@ def _occupation_agrees(
         table.problem(number, given, cells[given], f"{what} but {missing}: a held spool needs both, a free one neither")
     )
     return False
+
+
+def _hold_agrees(
+    table: Table, number: int, cells: Mapping[str, str], values: Mapping[str, object], problems: list[str]
+) -> bool:
+    """False (and a problem) when the row gives a hold's reason without its time or the other way round,
+    or holds a spool someone has in hand (a hold releases it); a cell that did not parse is already reported."""
+    pair = ("bloqueo_motivo", "bloqueo_desde")
+    if any(name in table.headers and name not in values for name in pair):
+        return True
+    motivo, desde = (values.get(name) for name in pair)
+    if (motivo is None) != (desde is None):
+        given, other = pair if motivo is not None else pair[::-1]
+        missing = f"{table.headers[other]!r} is empty" if other in table.headers else f"the file has no {other} column"
+        problems.append(
+            table.problem(number, given, cells[given], f"is part of a hold but {missing}: a hold needs both")
+        )
+        return False
+    if motivo is not None and values.get("ocupado_por") is not None:
+        problems.append(
+            table.problem(
+                number, "bloqueo_motivo", cells["bloqueo_motivo"], "puts on hold a spool a worker holds: empty one"
+            )
+        )
+        return False
+    return True
 
 
 # --- merging ---------------------------------------------------------------------------------------

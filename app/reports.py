@@ -60,7 +60,9 @@ RANGO_POR_DEFECTO_DIAS = 30  # what a report without dates covers: the last 30 d
 # From the machine itself, as plain strings (see Intervalo): evento_tipo -> (accion, operacion, the
 # state it leaves the spool in).
 _TIPOS: dict[str, tuple[str, str, str]] = {
-    tipo: (str(a), str(o), str(dst)) for a, o, _s, dst, tipo, _c, _f in TRANSICIONES
+    tipo: (str(a), str(o), str(dst))
+    for a, o, _s, dst, tipo, _c, _f in TRANSICIONES
+    if a in (Accion.TOMAR, Accion.PAUSAR, Accion.COMPLETAR)  # holds are read by their own rules below
 }
 # The state a held spool returns to when its holder lets go (PAUSAR): where DESBLOQUEAR takes it.
 _LIBERADO: dict[str, str] = {str(src): str(dst) for a, _o, src, dst, *_ in TRANSICIONES if a == Accion.PAUSAR}

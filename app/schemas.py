@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from .domain.alertas import TipoAlerta
 from .domain.machine import acciones
 from .domain.model import TRACKING_FIELDS, Accion, Estado, Operacion, Resultado, Rol, Spool, Worker
 
@@ -52,7 +53,7 @@ def _enum(enum_cls: type, **kwargs: Any) -> fields.String:
 
 
 class ComandoSchema(Schema):
-    """Body of /api/tomar-accion and /api/pausar-accion; unknown fields are refused."""
+    """Body of /api/tomar-accion; unknown fields are refused."""
 
     tag_spool = printable_string(1, 64, required=True, metadata={"example": "MK-1335-CW-25238-001"})
     worker_id = JsonInteger(required=True, metadata={"example": 1})
@@ -63,7 +64,20 @@ class ComandoSchema(Schema):
         ordered = True
 
 
-class CompletarSchema(ComandoSchema):
+class LiberarSchema(ComandoSchema):
+    """Body of /api/pausar-accion: a supervisor releasing someone else's spool says why (SPEC §13)."""
+
+    motivo = printable_string(
+        1,
+        200,
+        metadata={
+            "description": "Why a SUPERVISOR releases another worker's spool: required then (422 without it), "
+            "logged in the event's metadata_json; the holder may give one too."
+        },
+    )
+
+
+class CompletarSchema(LiberarSchema):
     """Body of /api/completar-accion: ``resultado`` is required iff the operation is METROLOGIA."""
 
     resultado = _enum(Resultado)
@@ -88,6 +102,33 @@ COMPLETAR_RESULTADO_RULE = {
         },
     ]
 }
+
+
+class BloquearSchema(Schema):
+    """Body of /api/bloquear-accion (SPEC §13); unknown fields are refused."""
+
+    tag_spool = printable_string(1, 64, required=True)
+    worker_id = JsonInteger(required=True)
+    motivo = printable_string(
+        1, 64, required=True, metadata={"description": "An active codigo of GET /api/motivos (422 otherwise)"}
+    )
+    nota = printable_string(1, 200, metadata={"description": "Required with motivo OTRO: what holds the spool"})
+    version = printable_string(0, 64, allow_none=True)
+
+    class Meta:
+        ordered = True
+
+
+class DesbloquearSchema(Schema):
+    """Body of /api/desbloquear-accion (SPEC §13); only a SUPERVISOR may lift a hold."""
+
+    tag_spool = printable_string(1, 64, required=True)
+    worker_id = JsonInteger(required=True)
+    nota = printable_string(1, 200)
+    version = printable_string(0, 64, allow_none=True)
+
+    class Meta:
+        ordered = True
 
 
 class CommandHeadersSchema(Schema):
@@ -130,7 +171,7 @@ class AccionSchema(Schema):
     """One allowed next step."""
 
     accion = _enum(Accion)
-    operacion = _enum(Operacion)
+    operacion = _enum(Operacion, allow_none=True, metadata={"description": "null for BLOQUEAR / DESBLOQUEAR"})
 
 
 class SpoolSchema(Schema):
@@ -151,7 +192,13 @@ class SpoolSchema(Schema):
     fecha_metrologia = fields.String(allow_none=True)
     resultado_metrologia = fields.String(allow_none=True)
     reparacion_ciclo = fields.Integer()
+    bloqueo_motivo = fields.String(allow_none=True, metadata={"description": "the hold's codigo; null when not held"})
+    bloqueo_desde = fields.String(allow_none=True)
+    bloqueo_nota = fields.String(allow_none=True)
     estado = _enum(Estado)
+    estado_previo = _enum(
+        Estado, allow_none=True, metadata={"description": "BLOQUEADO: the state the spool returns to; else null"}
+    )
     ocupado_por_nombre = fields.String(allow_none=True)
     operacion_actual = fields.String(allow_none=True)
     acciones = fields.List(fields.Nested(AccionSchema))
@@ -205,6 +252,55 @@ class WorkersSchema(Schema):
     """``GET /api/workers``."""
 
     workers = fields.List(fields.Nested(WorkerSchema))
+
+
+class MotivoSchema(Schema):
+    """A reason a spool may be put on hold."""
+
+    codigo = fields.String()
+    descripcion = fields.String()
+
+    class Meta:
+        ordered = True
+
+
+class MotivosSchema(Schema):
+    """``GET /api/motivos``: the active reasons, in the office's order."""
+
+    motivos = fields.List(fields.Nested(MotivoSchema))
+
+
+class AlertaSchema(Schema):
+    """A spool held, or on hold, for longer than the plant allows."""
+
+    tipo = _enum(TipoAlerta)
+    tag_spool = fields.String()
+    worker_id = fields.Integer(allow_none=True, metadata={"description": "the holder; null for BLOQUEO_LARGO"})
+    desde = fields.String(metadata={"description": "the TOMAR (OCUPACION_LARGA) or the hold (BLOQUEO_LARGO)"})
+    horas = fields.Float()
+
+    class Meta:
+        ordered = True
+
+
+class UmbralesSchema(Schema):
+    """The hours after which each kind of alert is raised (``ZEUES_ALERT_*_H``)."""
+
+    ocupacion_larga = fields.Float()
+    bloqueo_largo = fields.Float()
+
+    class Meta:
+        ordered = True
+
+
+class AlertasSchema(Schema):
+    """``GET /api/alertas``, longest first; the thresholds let a page work alerts out from the feed."""
+
+    alertas = fields.List(fields.Nested(AlertaSchema))
+    umbrales_h = fields.Nested(UmbralesSchema)
+
+    class Meta:
+        ordered = True
 
 
 class QuerySchema(Schema):
@@ -321,6 +417,25 @@ class ChangesSchema(Schema):
     )
 
 
+# Every code a problem may carry (SPEC §5, and SPOOL_BLOCKED of §13).
+PROBLEM_CODES = (
+    "VALIDATION_ERROR",
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "WORKER_INACTIVE",
+    "ROLE_NOT_AUTHORIZED",
+    "NOT_HOLDER",
+    "SPOOL_OCCUPIED",
+    "SPOOL_BLOCKED",
+    "INVALID_TRANSITION",
+    "VERSION_CONFLICT",
+    "IDEMPOTENCY_KEY_REUSED",
+    "PAYLOAD_TOO_LARGE",
+    "SOURCE_UNAVAILABLE",
+    "INTERNAL",
+)
+
+
 class ProblemSchema(Schema):
     """Every error answer (RFC 9457 problem+json, SPEC §5)."""
 
@@ -329,9 +444,14 @@ class ProblemSchema(Schema):
     status = fields.Integer()
     detail = fields.String(metadata={"description": "what happened, for a person"})
     code = fields.String(
-        metadata={"description": "what happened, for a program (SPEC §5)", "example": "SPOOL_OCCUPIED"}
+        metadata={
+            "description": "what happened, for a program (SPEC §5, §13)",
+            "example": "SPOOL_OCCUPIED",
+            "enum": list(PROBLEM_CODES),
+        }
     )
     spool = fields.Nested(SpoolSchema, metadata={"description": "the spool as it is now, on a conflict"})
+    motivo = fields.String(metadata={"description": "the codigo of the hold, on SPOOL_BLOCKED"})
     errors = fields.Dict(metadata={"description": "the fields that failed validation, on a 400/422"})
 
     class Meta:

@@ -10,8 +10,16 @@ from pathlib import Path
 from flask import Flask
 
 from app import create_app
-from app.domain.model import EVENT_FIELDS, TRABAJADOR_FIELDS, TRACKING_FIELDS, Spool, Worker
-from app.stores.rows import spool_to_row
+from app.domain.model import (
+    EVENT_FIELDS,
+    MOTIVO_FIELDS,
+    MOTIVOS_POR_DEFECTO,
+    TRABAJADOR_FIELDS,
+    TRACKING_FIELDS,
+    Spool,
+    Worker,
+)
+from app.stores.rows import motivo_to_row, spool_to_row
 
 from .sheets_emulator import SheetsEmulator
 
@@ -39,7 +47,7 @@ def operaciones_row(spool: Spool, cliente: str = "Astillero Sur", notas: str = "
 
 
 def shop_tabs(spools: Iterable[Spool], workers: Iterable[Worker]) -> dict[str, list[list[str]]]:
-    """The three tabs of a spreadsheet holding ``spools`` and ``workers`` and an empty event log."""
+    """The tabs of a spreadsheet holding ``spools``, ``workers``, the default reasons and an empty event log."""
     return {
         "Operaciones": [OPERACIONES_HEADER, *(operaciones_row(s, notas=f"nota {i}") for i, s in enumerate(spools))],
         "Trabajadores": [
@@ -50,6 +58,7 @@ def shop_tabs(spools: Iterable[Spool], workers: Iterable[Worker]) -> dict[str, l
             ),
         ],
         "Metadata": [list(EVENT_FIELDS)],
+        "Motivos": [list(MOTIVO_FIELDS), *(motivo_to_row(m) for m in MOTIVOS_POR_DEFECTO)],
     }
 
 

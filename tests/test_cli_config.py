@@ -32,7 +32,13 @@ def test_demo_loads_a_shop_with_every_role_and_every_state(tmp_path):
     assert roles["SUPERVISOR"] == 1
     assert [w.roles for w in snapshot.workers if not w.activo] == [("ARMADOR",)]
     estados = collections.Counter(s.estado for s in snapshot.spools)
-    assert len(snapshot.spools) >= 60 and len(estados) == 9 and min(estados.values()) >= 3
+    assert len(snapshot.spools) >= 60 and len(estados) == 10 and min(estados.values()) >= 3
+    # A few spools on hold, for different reasons, over free states (a hold releases the spool).
+    held = [s for s in snapshot.spools if s.estado == "BLOQUEADO"]
+    assert len({s.bloqueo_motivo for s in held}) == len(held) >= 3
+    assert all(s.ocupado_por is None and s.estado_previo and s.bloqueo_desde for s in held)
+    motivos = [m.codigo for m in app.extensions["zeues"].store.motivos()]
+    assert motivos == ["MATERIAL", "PLANO", "CALIDAD", "EQUIPO", "OTRO"]
     assert all(s.tag_spool.startswith("MK-") and s.tag_spool.count("-") == 4 for s in snapshot.spools)
 
 

@@ -65,6 +65,27 @@ class SpoolOccupied(ZeuesError):
     title = "Spool ocupado"
 
 
+class SpoolBlocked(ZeuesError):
+    """A command on a spool on hold, other than lifting the hold; the problem names the reason (``motivo``)."""
+
+    code = "SPOOL_BLOCKED"
+    status = 409
+    title = "Spool bloqueado"
+
+
+class InvalidReason(ZeuesError):
+    """A hold whose motivo is not an active reason, OTRO without a nota, or a supervisor releasing
+    someone else's spool without saying why: the body is incomplete (422)."""
+
+    code = "VALIDATION_ERROR"
+    status = 422
+    title = "Solicitud no válida"
+
+    def __init__(self, detail: str, field: str, **extra: Any) -> None:
+        # The same ``errors`` member a schema's 422 carries, so a client finds the field to fix.
+        super().__init__(detail, errors={"json": {field: [detail]}}, **extra)
+
+
 class InvalidTransition(ZeuesError):
     """The action/operation is not allowed from the spool's current state."""
 

@@ -24,6 +24,8 @@ class Accion(enum.StrEnum):
     TOMAR = "TOMAR"
     PAUSAR = "PAUSAR"
     COMPLETAR = "COMPLETAR"
+    BLOQUEAR = "BLOQUEAR"  # put on hold: nobody may take it until a supervisor lifts the hold (SPEC §13)
+    DESBLOQUEAR = "DESBLOQUEAR"
 
 
 class Resultado(enum.StrEnum):
@@ -43,7 +45,7 @@ class Rol(enum.StrEnum):
 
 
 class Estado(enum.StrEnum):
-    """The nine states of a spool, in flow order."""
+    """The nine states of a spool, in flow order, and BLOQUEADO: on hold, over any of them but APROBADO."""
 
     DISPONIBLE = "DISPONIBLE"
     OCUPADO_ARM = "OCUPADO_ARM"
@@ -54,6 +56,7 @@ class Estado(enum.StrEnum):
     APROBADO = "APROBADO"
     RECHAZADO = "RECHAZADO"
     EN_REPARACION = "EN_REPARACION"
+    BLOQUEADO = "BLOQUEADO"
 
 
 # Who may TOMAR each operation; repair is done by whoever can cut and re-weld.
@@ -85,6 +88,9 @@ TRACKING_FIELDS: tuple[str, ...] = (
     "fecha_metrologia",
     "resultado_metrologia",
     "reparacion_ciclo",
+    "bloqueo_motivo",
+    "bloqueo_desde",
+    "bloqueo_nota",
 )
 
 # Tracking fields that hold a worker id.
@@ -105,6 +111,14 @@ EVENT_FIELDS: tuple[str, ...] = (
 )
 
 TRABAJADOR_FIELDS: tuple[str, ...] = ("id", "nombre", "apellido", "roles", "activo")
+
+# The Motivos columns: the reasons a spool may be put on hold (SPEC §13).
+MOTIVO_FIELDS: tuple[str, ...] = ("codigo", "descripcion", "activo")
+
+# The reason whose hold must say why in a nota.
+MOTIVO_CON_NOTA = "OTRO"
+# The reason the system gives when it releases the spools a shift left held (SPEC §13).
+FIN_DE_TURNO = "FIN_DE_TURNO"
 
 
 def tag_key(tag: str) -> str:
@@ -151,6 +165,30 @@ class Worker:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Motivo:
+    """A row of Motivos: why a spool may be put on hold."""
+
+    codigo: str
+    descripcion: str
+    activo: bool = True
+
+
+# The reasons every new shop starts with (demo, import, sheets-init, the migrations); the office may
+# add its own, reword them or switch one off.
+MOTIVOS_POR_DEFECTO: tuple[Motivo, ...] = (
+    Motivo("MATERIAL", "Falta material"),
+    Motivo("PLANO", "Plano en revisión"),
+    Motivo("CALIDAD", "Retenido por calidad"),
+    Motivo("EQUIPO", "Equipo no disponible"),
+    Motivo(MOTIVO_CON_NOTA, "Otro motivo (ver nota)"),
+)
+
+# Who acts when the service itself releases spools at a shift's end; never a row of Trabajadores,
+# and never reachable through the API (a command names it only from inside the service).
+SISTEMA = Worker(0, "Sistema", "", (), True)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Spool:
     """The tracking facts of one Operaciones row; the state is derived, never stored."""
 
@@ -166,6 +204,9 @@ class Spool:
     fecha_metrologia: str | None = None
     resultado_metrologia: Resultado | None = None
     reparacion_ciclo: int = 0
+    bloqueo_motivo: str | None = None
+    bloqueo_desde: str | None = None
+    bloqueo_nota: str | None = None
 
     @property
     def ocupado(self) -> bool:
@@ -173,8 +214,22 @@ class Spool:
         return self.ocupado_por is not None
 
     @property
+    def bloqueado(self) -> bool:
+        """Whether the spool is on hold (SPEC §13)."""
+        return self.bloqueo_motivo is not None
+
+    @property
     def estado(self) -> Estado:
-        """The state derived from the row's facts (SPEC §4)."""
+        """The state derived from the row's facts (SPEC §4): a hold overlays the progress."""
+        return Estado.BLOQUEADO if self.bloqueado else self._progreso()
+
+    @property
+    def estado_previo(self) -> Estado | None:
+        """The state a held spool returns to when its hold is lifted; None when it is not held."""
+        return self._progreso() if self.bloqueado else None
+
+    def _progreso(self) -> Estado:
+        """The state the progress facts alone give (SPEC §4), whether or not the spool is held."""
         if self.resultado_metrologia == Resultado.APROBADO:
             return Estado.APROBADO
         if self.resultado_metrologia == Resultado.RECHAZADO:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
 from ..domain.machine import Decision
-from ..domain.model import Event, Spool, Worker
+from ..domain.model import Event, Motivo, Spool, Worker
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -71,6 +71,11 @@ class Store(abc.ABC):
         """The workers by id; a remote store may answer from its last snapshot."""
 
     @abc.abstractmethod
+    def motivos(self) -> list[Motivo]:
+        """The reasons a spool may be put on hold (Motivos), active or not, in table order; a remote
+        store may answer from its last snapshot."""
+
+    @abc.abstractmethod
     def commit(self, decision: Decision) -> None:
         """Write ``decision`` atomically: the row (only if it still holds ``decision.antes.version``)
         and its event, and record the event's idempotency key; raise StaleWrite (DuplicateIdempotencyKey
@@ -95,13 +100,18 @@ class Store(abc.ABC):
         """The record of the command whose event carried ``key``, or None."""
 
     def load(
-        self, spools: Iterable[Spool], workers: Iterable[Worker], versions: Mapping[str, str | None] | None = None
+        self,
+        spools: Iterable[Spool],
+        workers: Iterable[Worker],
+        versions: Mapping[str, str | None] | None = None,
+        motivos: Iterable[Motivo] = (),
     ) -> None:
         """Write ``workers`` (added, or replaced by id) and ``spools`` in one transaction, all or nothing
         (demo, CSV import). A spool whose tag is a key of ``versions`` replaces its row only if the row
         still holds that version; any other spool is added, and its tag must be new. Otherwise raise
         StaleWrite and write nothing, so a load planned on a snapshot never overwrites a command that
-        landed since. Stores that are edited by people instead (a Google Sheet) do not support it."""
+        landed since. ``motivos`` whose code is not in Motivos are added (one that is stays as the
+        shop has it). Stores that are edited by people instead (a Google Sheet) do not support it."""
         raise NotImplementedError(f"the {self.name} store is edited at its source, not loaded")
 
     def check(self) -> list[str]:

@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool
 from ..config import ConfigError
 from ..domain.errors import SourceUnavailable
 from ..domain.machine import REQUEST_HASH, Decision
-from ..domain.model import EVENT_FIELDS, TRACKING_FIELDS, Event, Resultado, Spool, Worker, parse_roles
+from ..domain.model import EVENT_FIELDS, TRACKING_FIELDS, Event, Motivo, Resultado, Spool, Worker, parse_roles
 from . import postgres_schema
 from .base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
 from .postgres_schema import CHANNEL, EVERYTHING, SchemaTooNew
@@ -49,7 +49,8 @@ _CHUNK = 2000  # rows of the log fetched at a time by a report
 
 
 def _spool(row: Mapping[str, Any]) -> Spool:
-    datos = {name: row[name] for name in _SPOOL_COLUMNS}
+    # An idempotency record written before migration 3 lacks the hold columns: they were empty then.
+    datos = {name: row[name] for name in _SPOOL_COLUMNS if name in row}
     if datos["resultado_metrologia"]:
         datos["resultado_metrologia"] = Resultado(datos["resultado_metrologia"])
     return Spool(**datos)
@@ -212,6 +213,12 @@ class PostgresStore(Store):
         with self._connection() as db:
             return {w.id: w for w in map(_worker, db.execute(_WORKERS))}
 
+    def motivos(self) -> list[Motivo]:
+        """Every reason, in table order."""
+        with self._connection() as db:
+            rows = db.execute("SELECT codigo, descripcion, activo FROM motivos ORDER BY posicion").fetchall()
+        return [Motivo(r["codigo"], r["descripcion"], r["activo"]) for r in rows]
+
     def commit(self, decision: Decision) -> None:
         """Conditional update on ``version`` + event insert (+ idempotency record), one transaction.
 
@@ -285,9 +292,14 @@ class PostgresStore(Store):
         )
 
     def load(
-        self, spools: Iterable[Spool], workers: Iterable[Worker], versions: Mapping[str, str | None] | None = None
+        self,
+        spools: Iterable[Spool],
+        workers: Iterable[Worker],
+        versions: Mapping[str, str | None] | None = None,
+        motivos: Iterable[Motivo] = (),
     ) -> None:
-        """Upsert workers, add new spools and replace those in ``versions`` on their version, in one transaction."""
+        """Upsert workers, add new spools and replace those in ``versions`` on their version, add new
+        reasons, in one transaction."""
         versions = versions or {}
         columns = ", ".join(_SPOOL_COLUMNS)
         assignments = ", ".join(f"{c} = %s" for c in TRACKING_FIELDS)
@@ -297,6 +309,11 @@ class PostgresStore(Store):
                 "ON CONFLICT (id) DO UPDATE SET nombre = excluded.nombre, apellido = excluded.apellido, "
                 "roles = excluded.roles, activo = excluded.activo",
                 [(w.id, w.nombre, w.apellido, [str(r) for r in w.roles], w.activo) for w in workers],
+            )
+            # A reason the shop already has (reworded, switched off) stays as it is.
+            cursor.executemany(
+                "INSERT INTO motivos (codigo, descripcion, activo) VALUES (%s, %s, %s) ON CONFLICT (codigo) DO NOTHING",
+                [(m.codigo, m.descripcion, m.activo) for m in motivos],
             )
             for spool in spools:
                 values = tuple(_spool_values(spool).values())

@@ -130,6 +130,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             FOR EACH STATEMENT EXECUTE FUNCTION notify_everything_changed();
         """,
     ),
+    Migration(
+        3,
+        "holds (SPEC §13): the bloqueo columns of operaciones and the motivos table with its default reasons",
+        """
+        -- Empty on every existing row: no spool is on hold until someone puts it there.
+        ALTER TABLE operaciones
+            ADD COLUMN bloqueo_motivo text,
+            ADD COLUMN bloqueo_desde text,
+            ADD COLUMN bloqueo_nota text;
+        CREATE TABLE motivos (
+            posicion bigint GENERATED ALWAYS AS IDENTITY UNIQUE,  -- table order, as in the sheet
+            codigo text PRIMARY KEY CHECK (codigo <> ''),
+            descripcion text NOT NULL,
+            activo boolean NOT NULL DEFAULT true
+        );
+        -- The reasons this release starts every shop with (written out: a migration never changes).
+        INSERT INTO motivos (codigo, descripcion) VALUES
+            ('MATERIAL', 'Falta material'),
+            ('PLANO', 'Plano en revisión'),
+            ('CALIDAD', 'Retenido por calidad'),
+            ('EQUIPO', 'Equipo no disponible'),
+            ('OTRO', 'Otro motivo (ver nota)');
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

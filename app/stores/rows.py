@@ -15,6 +15,7 @@ from ..domain.model import (
     TRACKING_FIELDS,
     WORKER_ID_FIELDS,
     Event,
+    Motivo,
     Resultado,
     Rol,
     Spool,
@@ -116,6 +117,21 @@ def worker_from_row(row: Mapping[str, Any]) -> Worker:
         roles=parse_roles(str(row.get("roles", "")).split(",")),
         activo=_clave(row.get("activo", "")) in _VERDADERO,
     )
+
+
+def motivo_from_row(row: Mapping[str, Any]) -> Motivo:
+    """A Motivo from a Motivos row; ``activo`` empty counts as TRUE (a reason the office just typed in is
+    meant to be used), FALSE switches it off."""
+    codigo = _clave(row.get("codigo", ""))
+    if not codigo:
+        raise ValueError("a Motivos row needs its codigo")
+    activo = _clave(row.get("activo", ""))
+    return Motivo(codigo, str(row.get("descripcion", "")).strip() or codigo, activo not in _FALSO)
+
+
+def motivo_to_row(motivo: Motivo) -> list[str]:
+    """A Motivos row in column order."""
+    return [motivo.codigo, motivo.descripcion, "TRUE" if motivo.activo else "FALSE"]
 
 
 def event_to_row(event: Event) -> list[str]:
@@ -220,6 +236,21 @@ def resultado_cell(text: str) -> Resultado | None:
     if clave not in Resultado.__members__:
         raise CellError("is not a result: write APROBADO or RECHAZADO, or leave it empty")
     return Resultado(clave)
+
+
+def motivo_cell(text: str, codigos: Sequence[str]) -> str | None:
+    """bloqueo_motivo: the codigo of a reason in Motivos, any case or accents; None when empty."""
+    clave = _clave(text)
+    if not clave:
+        return None
+    if clave not in codigos:
+        raise CellError(f"is not a reason for a hold: write one of {', '.join(codigos)}, or leave it empty")
+    return clave
+
+
+def note_cell(text: str) -> str | None:
+    """A free text cell (bloqueo_nota); None when empty."""
+    return _text(text)
 
 
 def roles_cell(text: str) -> tuple[Rol, ...]:

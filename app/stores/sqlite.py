@@ -12,7 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.machine import REQUEST_HASH, Decision
-from ..domain.model import EVENT_FIELDS, TRACKING_FIELDS, Event, Resultado, Spool, Worker, parse_roles
+from ..domain.model import (
+    EVENT_FIELDS,
+    MOTIVOS_POR_DEFECTO,
+    TRACKING_FIELDS,
+    Event,
+    Motivo,
+    Resultado,
+    Spool,
+    Worker,
+    parse_roles,
+)
 from ..offload import SerialThread
 from .base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
 
@@ -30,7 +40,10 @@ CREATE TABLE IF NOT EXISTS operaciones (
     metrologo INTEGER,
     fecha_metrologia TEXT,
     resultado_metrologia TEXT,
-    reparacion_ciclo INTEGER NOT NULL DEFAULT 0
+    reparacion_ciclo INTEGER NOT NULL DEFAULT 0,
+    bloqueo_motivo TEXT,
+    bloqueo_desde TEXT,
+    bloqueo_nota TEXT
 );
 CREATE TABLE IF NOT EXISTS trabajadores (
     id INTEGER PRIMARY KEY,
@@ -75,12 +88,25 @@ CREATE TRIGGER IF NOT EXISTS metadata_sin_delete BEFORE DELETE ON metadata
 BEGIN SELECT RAISE(ABORT, 'metadata is append-only'); END;
 """
 
+# Added in place to a file an older release made (see SqliteStore._upgrade); a new file has them from SCHEMA.
+MOTIVOS_TABLE = """
+CREATE TABLE motivos (
+    posicion INTEGER PRIMARY KEY AUTOINCREMENT,  -- table order, as in the sheet
+    codigo TEXT NOT NULL UNIQUE,
+    descripcion TEXT NOT NULL,
+    activo INTEGER NOT NULL DEFAULT 1
+)
+"""
+_ADDED_COLUMNS = {"bloqueo_motivo": "TEXT", "bloqueo_desde": "TEXT", "bloqueo_nota": "TEXT"}
+
 _SPOOL_COLUMNS = ("tag_spool", *TRACKING_FIELDS)
 _CHUNK = 1000  # events per fetch of all_events: a chunk is parsed between two yields of its reader
 
 
 def _spool(row: sqlite3.Row | dict[str, Any]) -> Spool:
-    datos = {name: row[name] for name in _SPOOL_COLUMNS}
+    # An idempotency record written by an older release lacks the newer columns: they were empty then.
+    present = set(row.keys())
+    datos = {name: row[name] for name in _SPOOL_COLUMNS if name in present}
     if datos["resultado_metrologia"]:
         datos["resultado_metrologia"] = Resultado(datos["resultado_metrologia"])
     return Spool(**datos)
@@ -125,6 +151,7 @@ class SqliteStore(Store):
         self._workers: dict[int, Worker] | None = None
         self._workers_version: int | None = None
         self._conn.executescript(SCHEMA)
+        self._upgrade()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -136,6 +163,19 @@ class SqliteStore(Store):
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
+
+    def _upgrade(self) -> None:
+        """Bring a file made by an older release up to date in place: the hold columns and the Motivos
+        table with its default reasons. In one write transaction, so processes opening the file together
+        do it once; on an up-to-date file it changes nothing."""
+        with self._transaction("IMMEDIATE") as db:
+            present = {row["name"] for row in db.execute("PRAGMA table_info(operaciones)")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in present:
+                    db.execute(f"ALTER TABLE operaciones ADD COLUMN {name} {kind}")
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'motivos'").fetchone() is None:
+                db.execute(MOTIVOS_TABLE)
+                _add_motivos(db, MOTIVOS_POR_DEFECTO)
 
     @contextmanager
     def _transaction(self, mode: str = "DEFERRED") -> Iterator[sqlite3.Connection]:
@@ -173,6 +213,12 @@ class SqliteStore(Store):
                 self._workers = {w.id: w for w in map(_worker, self._conn.execute("SELECT * FROM trabajadores"))}
                 self._workers_version = version
             return dict(self._workers)
+
+    def motivos(self) -> list[Motivo]:
+        """Every reason, in table order."""
+        with self._lock:
+            rows = self._conn.execute("SELECT codigo, descripcion, activo FROM motivos ORDER BY posicion").fetchall()
+        return [Motivo(r["codigo"], r["descripcion"], bool(r["activo"])) for r in rows]
 
     def commit(self, decision: Decision) -> None:
         """Conditional update on ``version`` + event insert (+ idempotency record), one transaction."""
@@ -272,9 +318,14 @@ class SqliteStore(Store):
         return IdempotencyRecord(key=key, request_hash=row["request_hash"], event=_event(row), spool=_spool(spool))
 
     def load(
-        self, spools: Iterable[Spool], workers: Iterable[Worker], versions: Mapping[str, str | None] | None = None
+        self,
+        spools: Iterable[Spool],
+        workers: Iterable[Worker],
+        versions: Mapping[str, str | None] | None = None,
+        motivos: Iterable[Motivo] = (),
     ) -> None:
-        """Upsert workers, add new spools and replace those in ``versions`` on their version, in one transaction."""
+        """Upsert workers, add new spools and replace those in ``versions`` on their version, add new
+        reasons, in one transaction."""
         versions = versions or {}
         columnas = ", ".join(_SPOOL_COLUMNS)
         asignaciones = ", ".join(f"{name} = ?" for name in TRACKING_FIELDS)
@@ -286,6 +337,7 @@ class SqliteStore(Store):
                 "roles = excluded.roles, activo = excluded.activo",
                 [(w.id, w.nombre, w.apellido, ",".join(w.roles), int(w.activo)) for w in workers],
             )
+            _add_motivos(db, motivos)
             for spool in spools:
                 values = _row_values(spool)
                 if spool.tag_spool in versions:
@@ -319,6 +371,14 @@ def _metadata(text: str) -> dict[str, Any]:
         return _decode(text)[0]
     except ValueError:
         return json.loads(text)
+
+
+def _add_motivos(db: sqlite3.Connection, motivos: Iterable[Motivo]) -> None:
+    """Add the reasons whose code is new; an existing one is the shop's and stays as it is."""
+    db.executemany(
+        "INSERT INTO motivos (codigo, descripcion, activo) VALUES (?, ?, ?) ON CONFLICT (codigo) DO NOTHING",
+        [(m.codigo, m.descripcion, int(m.activo)) for m in motivos],
+    )
 
 
 def _spool_values(spool: Spool) -> dict[str, Any]:

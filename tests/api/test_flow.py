@@ -71,7 +71,17 @@ def test_tomar_answers_the_spool_and_the_event_in_spec_shape(client, shop_app):
     spool, event = answer["spool"], answer["event"]
     assert spool["ocupado_por"] == ARMADOR and spool["ocupado_por_nombre"] == "Juan Pérez"
     assert spool["operacion_actual"] == "ARM"
-    assert spool["acciones"] == [{"accion": "PAUSAR", "operacion": "ARM"}, {"accion": "COMPLETAR", "operacion": "ARM"}]
+    assert spool["acciones"] == [
+        {"accion": "PAUSAR", "operacion": "ARM"},
+        {"accion": "COMPLETAR", "operacion": "ARM"},
+        {"accion": "BLOQUEAR", "operacion": None},
+    ]
+    assert (spool["estado_previo"], spool["bloqueo_motivo"], spool["bloqueo_desde"], spool["bloqueo_nota"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert spool["timestamp_ocupacion"].endswith("Z")
     assert set(event) == {
         "id",
@@ -92,10 +102,11 @@ def test_tomar_answers_the_spool_and_the_event_in_spec_shape(client, shop_app):
 def test_supervisor_releases_a_spool_left_occupied(client, shop_app):
     tag = tag_en(shop_app, Estado.OCUPADO_SOLD)
     holder = client.get(f"/api/spools/{tag}").json["ocupado_por"]
-    answer = post(client, "pausar", tag, SUPERVISOR, "SOLD")
+    answer = post(client, "pausar", tag, SUPERVISOR, "SOLD", motivo="Se fue a casa sin pausar")
     assert answer["spool"]["estado"] == "ARM_COMPLETADO"
     assert answer["event"]["worker_id"] == SUPERVISOR
     assert answer["event"]["metadata_json"] == {
+        "motivo": "Se fue a casa sin pausar",
         "ocupado_por": holder,
         "supervisor": True,
         "version": answer["spool"]["version"],

@@ -15,17 +15,27 @@ def test_openapi_lists_every_endpoint_with_its_schemas(client):
         "/api/tomar-accion",
         "/api/pausar-accion",
         "/api/completar-accion",
+        "/api/bloquear-accion",
+        "/api/desbloquear-accion",
+        "/api/motivos",
+        "/api/alertas",
         "/api/changes",
         "/api/reportes/resumen",
         "/api/reportes/trabajadores",
         "/api/reportes/spools/{tag}",
     }
     schemas = doc["components"]["schemas"]
-    assert {"Spool", "Event", "Worker", "Comando", "Completar"} <= set(schemas)
+    assert {"Spool", "Event", "Worker", "Comando", "Completar", "Bloquear", "Desbloquear", "Motivos", "Alertas"} <= set(
+        schemas
+    )
     body = doc["paths"]["/api/completar-accion"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["$ref"].endswith("/Completar")
     assert sorted(schemas["Comando"]["required"]) == ["operacion", "tag_spool", "worker_id"]
-    assert set(schemas["Spool"]["properties"]["estado"]["enum"]) >= {"DISPONIBLE", "EN_REPARACION"}
+    assert set(schemas["Spool"]["properties"]["estado"]["enum"]) >= {"DISPONIBLE", "EN_REPARACION", "BLOQUEADO"}
+    assert {"bloqueo_motivo", "bloqueo_desde", "bloqueo_nota", "estado_previo"} <= set(schemas["Spool"]["properties"])
+    assert sorted(schemas["Bloquear"]["required"]) == ["motivo", "tag_spool", "worker_id"]
+    assert "motivo" in schemas["Liberar"]["properties"] and "motivo" not in schemas["Comando"]["properties"]
+    assert "SPOOL_BLOCKED" in schemas["Problem"]["properties"]["code"]["enum"]
 
 
 PROBLEM = "application/problem+json"
@@ -39,7 +49,16 @@ def resolve(doc, item):
     return item
 
 
-@pytest.mark.parametrize("path", ["/api/tomar-accion", "/api/pausar-accion", "/api/completar-accion"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/tomar-accion",
+        "/api/pausar-accion",
+        "/api/completar-accion",
+        "/api/bloquear-accion",
+        "/api/desbloquear-accion",
+    ],
+)
 def test_commands_document_every_error_they_answer_as_problem_json(client, path):
     doc = client.get("/api/openapi.json").json
     operation = doc["paths"][path]["post"]

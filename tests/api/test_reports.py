@@ -39,7 +39,7 @@ ESCENA = [
     ("2026-05-05 08:00", "tomar", OTRO_ARMADOR, "ARM", {}),
     ("2026-05-05 10:30", "completar", OTRO_ARMADOR, "ARM", {}),
     ("2026-05-05 11:00", "tomar", SOLDADOR, "SOLD", {}),
-    ("2026-05-05 12:00", "pausar", SUPERVISOR, "SOLD", {}),
+    ("2026-05-05 12:00", "pausar", SUPERVISOR, "SOLD", {"motivo": "Turno de noche sin soldador"}),
     ("2026-05-05 13:00", "tomar", SOLDADOR, "SOLD", {}),
     ("2026-05-05 15:00", "completar", SOLDADOR, "SOLD", {}),
     ("2026-05-05 15:30", "tomar", METROLOGO, "METROLOGIA", {}),
@@ -267,3 +267,31 @@ def test_the_reports_are_in_the_openapi_document_with_their_csv(client):
     assert rango == {"desde", "hasta", "formato"}
     assert "404" in doc["paths"]["/api/reportes/spools/{tag}"]["get"]["responses"]
     assert {"Resumen", "TrabajadoresReporte", "SpoolReporte"} <= set(doc["components"]["schemas"])
+
+
+def test_a_hold_driven_through_the_api_ends_the_work_and_shows_as_time_on_hold(make_shop):
+    app = make_shop(TIMEZONE="America/Santiago")
+    reloj = app.extensions["zeues"].service.reloj = Reloj()
+    client = app.test_client()
+    tag = tag_en(app, Estado.DISPONIBLE)
+    for local, endpoint, body in [
+        ("2026-05-04 08:00", "tomar", {"worker_id": ARMADOR, "operacion": "ARM"}),
+        ("2026-05-04 10:00", "bloquear", {"worker_id": ARMADOR, "motivo": "MATERIAL"}),
+        ("2026-05-04 15:00", "desbloquear", {"worker_id": SUPERVISOR}),
+        ("2026-05-04 16:00", "tomar", {"worker_id": ARMADOR, "operacion": "ARM"}),
+        ("2026-05-04 17:00", "completar", {"worker_id": ARMADOR, "operacion": "ARM"}),
+    ]:
+        reloj.a_las(local)
+        response = client.post(f"/api/{endpoint}-accion", json={"tag_spool": tag, **body})
+        assert response.status_code == 200, response.json
+    reloj.a_las("2026-05-04 18:00")
+    linea = client.get(f"/api/reportes/spools/{tag}").json
+    assert [(t["estado"], t["horas"]) for t in linea["tramos"]] == [
+        ("OCUPADO_ARM", 2.0),
+        ("BLOQUEADO", 5.0),
+        ("DISPONIBLE", 1.0),  # the hold released it; the supervisor lifted it to where it was
+        ("OCUPADO_ARM", 1.0),
+        ("ARM_COMPLETADO", 1.0),
+    ]
+    arm = operaciones(client, desde="2026-05-04", hasta="2026-05-04")["ARM"]
+    assert (arm["completadas"], arm["horas_activas"]) == (1, 3.0)  # the hold ended the first interval

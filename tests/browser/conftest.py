@@ -74,9 +74,11 @@ class Shop:
         workers = [w for w in self.get("/workers")["workers"] if w["activo"] and w["roles"] == [rol]]
         return workers[index]
 
-    def command(self, accion: str, tag: str, worker: dict, operacion: str) -> dict:
-        """TOMAR, PAUSAR or COMPLETAR as another tablet would, straight through the API."""
-        body = {"tag_spool": tag, "worker_id": worker["id"], "operacion": operacion}
+    def command(self, accion: str, tag: str, worker: dict, operacion: str | None, **extra) -> dict:
+        """A command as another tablet would send it, straight through the API (``extra``: motivo, nota...)."""
+        body = {"tag_spool": tag, "worker_id": worker["id"], **extra}
+        if operacion:
+            body["operacion"] = operacion
         response = requests.post(f"{self.url}/api/{accion.lower()}-accion", json=body, timeout=10)
         assert response.status_code == 200, response.text
         return response.json()["spool"]
@@ -114,9 +116,10 @@ class Station:
         expect(self.card).to_contain_text(tag)
 
     def action(self, name: str) -> Locator:
-        """A big action button on the spool card (TOMAR, PAUSAR, COMPLETAR, resultado-*)."""
-        testid = name if name.startswith("resultado-") else f"action-{name}"
-        return self.card.get_by_test_id(testid)
+        """A big button on the spool card: an action (TOMAR, PAUSAR, COMPLETAR, BLOQUEAR, DESBLOQUEAR) or an
+        answer to the card's question (resultado-*, motivo-*, cancelar)."""
+        answer = name.startswith(("resultado-", "motivo-")) or name == "cancelar"
+        return self.card.get_by_test_id(name if answer else f"action-{name}")
 
 
 class Pages:

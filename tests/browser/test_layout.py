@@ -71,3 +71,13 @@ def test_the_board_fits(pages, size, tmp_path):
         expect(count).to_be_in_viewport()
     assert_fits(board)
     screenshot(board, f"board-{size}.png", tmp_path)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_reasons_for_a_hold_fit_a_gloved_finger(pages, shop, size, tmp_path):
+    tag = shop.spools(estado="DISPONIBLE")[0]["tag_spool"]
+    station = pages.station_at(tag, shop.worker("SUPERVISOR"), viewport=SIZES[size])
+    station.action("BLOQUEAR").click()
+    expect(station.action("motivo-OTRO")).to_be_visible()
+    assert_fits(station.page)
+    screenshot(station.page, f"station-bloquear-{size}.png", tmp_path)

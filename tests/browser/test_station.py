@@ -116,7 +116,7 @@ def test_a_tag_typed_in_lower_case_with_spaces_opens_the_spool_by_its_own_tag(pa
     expect(station.card).to_contain_text(f"Ocupado por {full_name(pedro)}")
     assert events(shop, tag) == [("TOMAR_ARM", pedro["id"])]
 
-    shop.command("PAUSAR", tag, supervisor, "ARM")  # from another tablet
+    shop.command("PAUSAR", tag, supervisor, "ARM", motivo="Cambio de turno")  # from another tablet
 
     expect(station.card).to_have_attribute("data-estado", "DISPONIBLE")
     expect(station.card).to_contain_text("Libre")
@@ -225,8 +225,18 @@ def test_only_the_holder_or_a_supervisor_is_offered_pausar_and_completar(pages, 
     boss = pages.station_at(tag, supervisor)
     expect(boss.action("TOMAR")).to_have_count(0)
     boss.action("PAUSAR").click()
+    # Someone else's spool: the supervisor says why first (SPEC §13), and nothing is sent until then.
+    expect(boss.message).to_contain_text(f"Escriba por qué libera el spool de {full_name(juan)}")
+    reason = boss.card.get_by_test_id("motivo-texto")
+    expect(reason).to_be_focused()
+    boss.card.get_by_test_id("motivo-confirmar").click()
+    expect(boss.message).to_contain_text("Escriba el motivo antes de pausar")
+    assert events(shop, tag) == [("TOMAR_ARM", juan["id"])]
+    reason.fill("Juan salió temprano")
+    boss.card.get_by_test_id("motivo-confirmar").click()
     expect(boss.message).to_contain_text("pausado")
     assert events(shop, tag)[-1] == ("PAUSAR_ARM", supervisor["id"])
+    assert shop.historial(tag)[-1]["metadata_json"]["motivo"] == "Juan salió temprano"
 
 
 def test_two_tablets_take_the_same_spool_one_wins_the_other_is_told_and_refreshed(pages, shop):
@@ -267,6 +277,7 @@ PROBLEMS = (
     ("ROLE_NOT_AUTHORIZED", 403, "Su rol no le permite esta operación"),
     ("NOT_HOLDER", 403, "solo él o un supervisor"),
     ("SPOOL_OCCUPIED", 409, "Otro trabajador tomó este spool"),
+    ("SPOOL_BLOCKED", 409, "Este spool está bloqueado"),
     ("INVALID_TRANSITION", 409, "Esta acción ya no corresponde"),
     ("VERSION_CONFLICT", 409, "El spool cambió mientras tanto"),
     ("IDEMPOTENCY_KEY_REUSED", 422, "No se pudo repetir la acción"),

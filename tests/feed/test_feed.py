@@ -100,10 +100,15 @@ def test_deltas_applied_in_order_always_equal_the_listing(client, app):
         spool = client.get(f"/api/spools/{rng.choice(tags)}").json
         if spool["acciones"]:
             accion = rng.choice(spool["acciones"])
-            worker = (
-                spool["ocupado_por"] or {"ARM": 1, "SOLD": 5, "METROLOGIA": 8, "REPARACION": 4}[accion["operacion"]]
-            )
-            body = {"tag_spool": spool["tag_spool"], "worker_id": worker, "operacion": accion["operacion"]}
+            if accion["operacion"] is None:  # a hold, put or lifted by the supervisor
+                body = {"tag_spool": spool["tag_spool"], "worker_id": 11}
+                if accion["accion"] == "BLOQUEAR":
+                    body["motivo"] = rng.choice(["MATERIAL", "PLANO", "CALIDAD", "EQUIPO"])
+            else:
+                worker = spool["ocupado_por"] or {"ARM": 1, "SOLD": 5, "METROLOGIA": 8, "REPARACION": 4}[
+                    accion["operacion"]
+                ]
+                body = {"tag_spool": spool["tag_spool"], "worker_id": worker, "operacion": accion["operacion"]}
             if accion == {"accion": "COMPLETAR", "operacion": "METROLOGIA"}:
                 body["resultado"] = rng.choice(["APROBADO", "RECHAZADO"])
             endpoint = accion["accion"].lower()

@@ -1,4 +1,4 @@
-"""The store port's contract: every adapter (SQLite, Google Sheets) passes this suite unchanged."""
+"""The store port's contract: every adapter (SQLite, PostgreSQL, Google Sheets) passes this suite unchanged."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.domain.machine import Comando, decidir
-from app.domain.model import Accion, Estado, Operacion, Rol, Spool, Worker
+from app.domain.machine import RETENIBLES, Comando, decidir
+from app.domain.model import MOTIVOS_POR_DEFECTO, Accion, Estado, Operacion, Rol, Spool, Worker
 from app.stores.base import DuplicateIdempotencyKey, IdempotencyRecord, StaleWrite
+from tests.domain.test_machine import spool_en
 
 AHORA = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 WORKERS = (
@@ -31,9 +32,9 @@ def store(make_shop):
     return make_shop(SPOOLS, WORKERS).extensions["zeues"].store
 
 
-def decide(store, tag, accion=Accion.TOMAR, operacion=Operacion.ARM, worker=1, metadata=None):
-    comando = Comando(accion, operacion, tag, worker)
-    return decidir(comando, store.spool(tag), store.workers(), AHORA, UTC, metadata=metadata)
+def decide(store, tag, accion=Accion.TOMAR, operacion=Operacion.ARM, worker=1, metadata=None, motivos=None, **kw):
+    comando = Comando(accion, operacion, tag, worker, **kw)
+    return decidir(comando, store.spool(tag), store.workers(), AHORA, UTC, metadata=metadata, motivos=motivos)
 
 
 def test_snapshot_has_every_spool_in_row_order_and_every_worker(store):
@@ -143,3 +144,63 @@ def test_all_events_is_the_whole_log_each_spools_in_order(make_shop, reopen):
         assert sorted(events, key=lambda e: e.id) == sorted(hechas, key=lambda e: e.id)
         for tag in {e.tag_spool for e in hechas}:
             assert [e for e in events if e.tag_spool == tag] == [e for e in hechas if e.tag_spool == tag]
+
+
+# --- holds (SPEC §13) ---------------------------------------------------------------------------------
+
+MOTIVOS = {m.codigo: m for m in MOTIVOS_POR_DEFECTO}
+
+
+def test_every_store_starts_with_the_default_reasons(store):
+    assert store.motivos() == list(MOTIVOS_POR_DEFECTO)
+
+
+def test_a_hold_and_its_release_are_written_with_their_events(store):
+    tag = "MK-1335-CW-25238-014"  # held by worker 1
+    nota = '=IMPORTXML("http://x") Ñandú – 日本'
+    comando = Comando(Accion.BLOQUEAR, None, tag, 4, motivo="OTRO", nota=nota)
+    hold = decidir(comando, store.spool(tag), store.workers(), AHORA, UTC, motivos=MOTIVOS)
+    store.commit(hold)
+    assert store.spool(tag) == hold.despues
+    assert (hold.despues.estado, hold.despues.bloqueo_nota, hold.despues.ocupado_por) == (Estado.BLOQUEADO, nota, None)
+    lift = decidir(Comando(Accion.DESBLOQUEAR, None, tag, 4), store.spool(tag), store.workers(), AHORA, UTC)
+    store.commit(lift)
+    assert store.spool(tag) == lift.despues and lift.despues.estado == Estado.DISPONIBLE
+    assert store.events(tag) == [hold.event, lift.event]
+    [held, lifted] = store.events(tag)
+    assert held.metadata_json["nota"] == nota and held.metadata_json["ocupado_por"] == 1
+    assert (held.operacion, lifted.operacion, lifted.evento_tipo) == ("ARM", "", "DESBLOQUEAR")
+    assert store.snapshot().spools[3] == lift.despues
+
+
+def test_every_hold_and_its_release_round_trips_on_every_state(make_shop, subtests):
+    spools = [spool_en(estado, holder=1).con(tag_spool=f"MK-1-CW-1-{i:03d}") for i, estado in enumerate(RETENIBLES)]
+    store = make_shop(spools, WORKERS).extensions["zeues"].store
+    for spool in spools:
+        with subtests.test(estado=spool.estado):
+            hold = decidir(
+                Comando(Accion.BLOQUEAR, None, spool.tag_spool, 4, motivo="CALIDAD"),
+                store.spool(spool.tag_spool),
+                store.workers(),
+                AHORA,
+                UTC,
+                motivos=MOTIVOS,
+            )
+            store.commit(hold)
+            held = store.spool(spool.tag_spool)
+            assert held == hold.despues and held.estado == Estado.BLOQUEADO
+            assert held.estado_previo == spool.con(ocupado_por=None).estado
+            lift = decidir(Comando(Accion.DESBLOQUEAR, None, spool.tag_spool, 4), held, store.workers(), AHORA, UTC)
+            store.commit(lift)
+            assert store.spool(spool.tag_spool) == lift.despues and lift.despues.estado == held.estado_previo
+            assert [e.evento_tipo for e in store.events(spool.tag_spool)] == ["BLOQUEAR", "DESBLOQUEAR"]
+
+
+def test_a_hold_decided_on_a_stale_version_writes_nothing(store):
+    tag = "MK-1335-CW-25238-014"
+    hold = decide(store, tag, accion=Accion.BLOQUEAR, operacion=None, worker=4, motivos=MOTIVOS, motivo="EQUIPO")
+    pause = decide(store, tag, accion=Accion.PAUSAR, worker=1)
+    store.commit(pause)
+    with pytest.raises(StaleWrite):
+        store.commit(hold)
+    assert store.spool(tag) == pause.despues and store.events(tag) == [pause.event]

@@ -19,7 +19,7 @@ from app import create_app, demo
 from app.config import ConfigError
 from app.domain.errors import SourceUnavailable
 from app.domain.machine import Comando, decidir
-from app.domain.model import Accion, Estado, Operacion
+from app.domain.model import MOTIVOS_POR_DEFECTO, Accion, Estado, Motivo, Operacion
 from app.stores import postgres_schema, verify_at_start
 from app.stores.base import DuplicateIdempotencyKey, StaleWrite
 from app.stores.postgres import PostgresStore
@@ -297,6 +297,53 @@ def test_a_database_one_migration_behind_is_upgraded_keeping_its_data(empty_url)
         store.commit(decision)
         assert store.spool("MK-1-CW-2-001") == decision.despues
         assert store.schema_version() == postgres_schema.LATEST
+    finally:
+        store.close()
+
+
+def test_migration_3_adds_holds_to_a_database_with_data_and_old_answers_still_replay(empty_url):
+    with psycopg.connect(empty_url) as conn:
+        postgres_schema.upgrade(conn, target=2)
+        # What the previous release wrote: a held spool, its TOMAR, and the recorded answer of that TOMAR,
+        # whose spool carries no hold columns.
+        conn.execute(
+            "INSERT INTO operaciones (tag_spool, ocupado_por, timestamp_ocupacion, version)"
+            " VALUES ('MK-1-CW-1-001', 1, '2026-05-04T10:00:00Z', 'v-1')"
+        )
+        conn.execute("INSERT INTO trabajadores VALUES (1, 'Juan', 'Pérez', '{ARMADOR}', true)")
+        conn.execute(
+            "INSERT INTO metadata (id, timestamp, evento_tipo, tag_spool, worker_id, worker_nombre, operacion,"
+            " accion, fecha_operacion, metadata_json) VALUES ('e-1', '2026-05-04T10:00:00Z', 'TOMAR_ARM',"
+            " 'MK-1-CW-1-001', 1, 'Juan Pérez', 'ARM', 'TOMAR', '2026-05-04',"
+            " '{\"idempotency_key\": \"k-viejo\", \"request_hash\": \"h\", \"version\": \"v-1\"}')"
+        )
+        conn.execute(
+            "INSERT INTO idempotencia VALUES ('k-viejo', 'e-1', %s)",
+            (
+                psycopg.types.json.Jsonb(
+                    {"tag_spool": "MK-1-CW-1-001", "ocupado_por": 1, "timestamp_ocupacion": "2026-05-04T10:00:00Z"}
+                    | {"version": "v-1", "reparacion_ciclo": 0}
+                    | dict.fromkeys(("armador", "fecha_armado", "soldador", "fecha_soldadura", "metrologo"))
+                    | dict.fromkeys(("fecha_metrologia", "resultado_metrologia")),
+                ),
+            ),
+        )
+        conn.commit()
+    store = PostgresStore(empty_url)
+    try:
+        assert [m.version for m in store.upgrade()] == [3]
+        assert store.motivos() == list(MOTIVOS_POR_DEFECTO)
+        [spool] = store.snapshot().spools
+        assert (spool.estado, spool.bloqueo_motivo, spool.bloqueo_desde, spool.bloqueo_nota) == (
+            Estado.OCUPADO_ARM,
+            None,
+            None,
+            None,
+        )
+        assert store.idempotency("k-viejo").spool == spool
+        store.load([], [], motivos=[*MOTIVOS_POR_DEFECTO, Motivo("GRUA", "Grúa en mantención", activo=False)])
+        assert [m.codigo for m in store.motivos()] == [*(m.codigo for m in MOTIVOS_POR_DEFECTO), "GRUA"]
+        assert not store.motivos()[-1].activo
     finally:
         store.close()
 

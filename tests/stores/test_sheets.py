@@ -13,8 +13,9 @@ import pytest
 from app.config import defaults
 from app.domain.errors import SourceUnavailable
 from app.domain.machine import Comando, decidir
-from app.domain.model import EVENT_FIELDS, Accion, Operacion, Rol, Spool, Worker
+from app.domain.model import EVENT_FIELDS, MOTIVOS_POR_DEFECTO, TRACKING_FIELDS, Accion, Operacion, Rol, Spool, Worker
 from app.stores.base import StaleWrite
+from app.stores.rows import spool_to_row
 from app.stores.sheets import SheetsSettings, SheetsStore
 from app.stores.sheets.admin import check, init
 from app.stores.sheets.client import SHEETS_ORIGIN, QuotaWindow
@@ -242,6 +243,61 @@ def test_formulas_typed_anywhere_arrive_in_the_sheet_as_text(emulator):
     assert open_store(emulator).events(tag) == [decision.event]
 
 
+# -- holds (SPEC §13): the new columns and the Motivos tab --------------------------------------------
+
+MOTIVOS = {m.codigo: m for m in MOTIVOS_POR_DEFECTO}
+
+
+def test_the_hold_columns_are_found_by_name_wherever_the_office_put_them_and_a_hold_is_one_batch_update(emulator):
+    # The office put the hold columns between its own, in front of the sheet, spelled its own way; worker 2
+    # holds the spool and puts it on hold.
+    header = ["Bloqueo Motivo", "Cliente", "TAG SPOOL", "Observaciones", "BLOQUEO DESDE", *TRACKING_FIELDS[:11]]
+    header += ["Prioridad", "bloqueo nota"]
+    en_mano = {"ocupado_por": 2, "timestamp_ocupacion": "2026-05-04T09:00:00Z"}
+    spools = [s.con(**en_mano) if s.tag_spool == TAG else s for s in SPOOLS]
+    tracking = [[spool_to_row(s)[n] for n in TRACKING_FIELDS[:11]] for s in spools]
+    rows = [header] + [
+        ["", "Astillero Sur", s.tag_spool, f"obs {i}", "", *tracking[i], "alta", ""] for i, s in enumerate(spools)
+    ]
+    emulator.create("hoja-bloqueos", {**shop_tabs([], WORKERS), "Operaciones": rows})
+    store = SheetsStore(settings(emulator, "hoja-bloqueos"))
+    store.snapshot()
+    emulator.reset_counts()
+
+    comando = Comando(Accion.BLOQUEAR, None, TAG, 2, motivo="OTRO", nota="=SUM(A1:A9) espera cliente")
+    decision = decidir(comando, store.spool(TAG), store.workers(), AHORA, UTC, motivos=MOTIVOS)
+    store.commit(decision)
+
+    assert emulator.log == [("read", "values.batchGet"), ("write", "spreadsheets.batchUpdate")]
+    filas = {r["TAG SPOOL"]: r for r in emulator.records("hoja-bloqueos", "Operaciones")}
+    fila = filas[TAG]
+    assert (fila["Bloqueo Motivo"], fila["BLOQUEO DESDE"], fila["bloqueo nota"]) == (
+        "OTRO",
+        "2026-05-04T12:00:00Z",
+        "=SUM(A1:A9) espera cliente",
+    )
+    assert (fila["Cliente"], fila["Observaciones"], fila["Prioridad"]) == ("Astillero Sur", "obs 2", "alta")
+    assert (fila["ocupado_por"], fila["timestamp_ocupacion"]) == ("", "")  # the hold released it
+    assert all(r["Bloqueo Motivo"] == "" for t, r in filas.items() if t != TAG)
+    assert emulator.formulas("hoja-bloqueos") == []
+    [evento] = emulator.records("hoja-bloqueos", "Metadata")
+    assert (evento["evento_tipo"], evento["tag_spool"]) == ("BLOQUEAR", TAG)
+    restarted = SheetsStore(settings(emulator, "hoja-bloqueos"))
+    assert restarted.snapshot().spools[2] == decision.despues and decision.despues.estado == "BLOQUEADO"
+    assert restarted.events(TAG) == [decision.event]
+
+
+def test_the_office_edits_the_reasons_and_the_next_poll_has_them(store, emulator):
+    assert store.motivos() == list(MOTIVOS_POR_DEFECTO)
+    emulator.set_cell(HOJA, "Motivos", 2, 2, "FALSE")  # PLANO switched off
+    emulator.insert_rows(HOJA, "Motivos", 6, [["grúa", "Grúa en mantención", ""]])  # activo left empty
+    store.snapshot()
+    motivos = {m.codigo: m for m in store.motivos()}
+    assert list(motivos) == ["MATERIAL", "PLANO", "CALIDAD", "EQUIPO", "OTRO", "GRUA"]
+    assert not motivos["PLANO"].activo and motivos["GRUA"].activo
+    assert motivos["GRUA"].descripcion == "Grúa en mantención"
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 
@@ -442,6 +498,9 @@ TRACKING_SIN_VERSION = [
     "fecha_soldadura",
     "fecha_metrologia",
     "resultado_metrologia",
+    "bloqueo_motivo",
+    "bloqueo_desde",
+    "bloqueo_nota",
 ]
 
 
@@ -459,7 +518,7 @@ def test_sheets_check_reports_missing_and_duplicate_headers(hoja_desordenada):
     assert "Operaciones: header armador is repeated (columns E, G)" in problemas
     for name in ("version", "reparacion_ciclo", *TRACKING_SIN_VERSION):
         assert f"Operaciones: missing header {name}" in problemas
-    assert "Metadata: missing tab" in problemas
+    assert "Metadata: missing tab" in problemas and "Motivos: missing tab" in problemas
     assert not any(p.startswith("Trabajadores") for p in problemas)
 
 
@@ -471,6 +530,10 @@ def test_sheets_init_adds_missing_headers_at_the_end_and_creates_metadata(hoja_d
     assert sorted(operaciones[0][len(OFICINA[0]) :]) == sorted(["version", "reparacion_ciclo", *TRACKING_SIN_VERSION])
     assert operaciones[1] == ["Astillero Sur", "", "MK-1"]
     assert emulator.rows("desordenada", "Metadata") == [list(EVENT_FIELDS)]
+    assert emulator.rows("desordenada", "Motivos") == [
+        ["codigo", "descripcion", "activo"],
+        *([m.codigo, m.descripcion, "TRUE"] for m in MOTIVOS_POR_DEFECTO),
+    ]
     # Only the duplicate is left: which armador column is meant is the office's call.
     assert check(hoja_desordenada.layout) == ["Operaciones: header armador is repeated (columns E, G)"]
     assert init(hoja_desordenada.layout) == []
@@ -566,3 +629,18 @@ def test_a_second_change_of_a_spool_waits_for_the_first_and_is_not_decided_on_th
     hilo.join(timeout=20)
     assert [e["id"] for e in emulator.records(HOJA, "Metadata")] == [primera.event.id]
     assert by_tag(emulator)[TAG]["ocupado_por"] == "1"
+
+
+def test_rows_the_office_copied_with_their_version_are_not_taken_for_a_stray_write(emulator):
+    # Two spools whose rows carry the same version cell (copied and pasted in the office, never
+    # written by a command): the log knows neither, so neither row disagrees with it.
+    copiados = [Spool("MK-2000-CW-1-001", version="copiada"), Spool("MK-2000-CW-1-002", version="copiada")]
+    emulator.create("copiada", shop_tabs(copiados, WORKERS))
+    store = SheetsStore(settings(emulator, "copiada"))
+    assert store.snapshot().spools == tuple(copiados)
+    assert store.inconsistencies() == []
+    for spool in copiados:
+        decision = tomar(store, spool.tag_spool)
+        assert store.spool(spool.tag_spool) == decision.despues
+    store.snapshot()
+    assert store.inconsistencies() == []

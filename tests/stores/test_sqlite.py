@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from app import create_app, demo
-from app.domain.model import Estado, Rol, Spool, Worker
+from app.domain.model import MOTIVOS_POR_DEFECTO, Estado, Motivo, Rol, Spool, Worker
 from app.stores.base import StaleWrite
 from app.stores.sqlite import SqliteStore
 from tests.conftest import make_sqlite_app
@@ -176,3 +176,107 @@ def test_load_that_would_add_an_existing_tag_writes_nothing_at_all(tmp_path):
         store.close()
 
 
+# --- files made by the previous release (SPEC §13 added columns and a table) ------------------------------
+
+# The schema of release 1.0, before holds: what a shop's file looks like until this release opens it.
+SCHEMA_1_0 = """
+CREATE TABLE operaciones (
+    posicion INTEGER PRIMARY KEY AUTOINCREMENT, tag_spool TEXT NOT NULL UNIQUE, ocupado_por INTEGER,
+    timestamp_ocupacion TEXT, version TEXT, armador INTEGER, fecha_armado TEXT, soldador INTEGER,
+    fecha_soldadura TEXT, metrologo INTEGER, fecha_metrologia TEXT, resultado_metrologia TEXT,
+    reparacion_ciclo INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE trabajadores (id INTEGER PRIMARY KEY, nombre TEXT NOT NULL, apellido TEXT NOT NULL,
+    roles TEXT NOT NULL, activo INTEGER NOT NULL);
+CREATE TABLE metadata (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, timestamp TEXT NOT NULL,
+    evento_tipo TEXT NOT NULL, tag_spool TEXT NOT NULL, worker_id INTEGER NOT NULL, worker_nombre TEXT NOT NULL,
+    operacion TEXT NOT NULL, accion TEXT NOT NULL, fecha_operacion TEXT NOT NULL, metadata_json TEXT NOT NULL
+);
+CREATE INDEX metadata_por_spool ON metadata (tag_spool, seq);
+CREATE TABLE idempotencia (clave TEXT PRIMARY KEY, request_hash TEXT NOT NULL,
+    event_id TEXT NOT NULL REFERENCES metadata (id), respuesta TEXT NOT NULL);
+CREATE TRIGGER metadata_sin_update BEFORE UPDATE ON metadata
+BEGIN SELECT RAISE(ABORT, 'metadata is append-only'); END;
+CREATE TRIGGER metadata_sin_delete BEFORE DELETE ON metadata
+BEGIN SELECT RAISE(ABORT, 'metadata is append-only'); END;
+INSERT INTO trabajadores VALUES (1, 'Juan', 'Pérez', 'ARMADOR', 1), (11, 'Patricia', 'Sepúlveda', 'SUPERVISOR', 1);
+INSERT INTO operaciones (tag_spool, ocupado_por, timestamp_ocupacion, version)
+    VALUES ('MK-1-CW-1-001', 1, '2026-05-04T10:00:00Z', 'v-1');
+INSERT INTO metadata (id, timestamp, evento_tipo, tag_spool, worker_id, worker_nombre, operacion, accion,
+    fecha_operacion, metadata_json) VALUES ('e-1', '2026-05-04T10:00:00Z', 'TOMAR_ARM', 'MK-1-CW-1-001', 1,
+    'Juan Pérez', 'ARM', 'TOMAR', '2026-05-04', '{"idempotency_key": "k-1", "request_hash": "h", "version": "v-1"}');
+INSERT INTO idempotencia VALUES ('k-1', 'h', 'e-1', '{"spool": {"tag_spool": "MK-1-CW-1-001", "ocupado_por": 1,
+    "timestamp_ocupacion": "2026-05-04T10:00:00Z", "version": "v-1", "armador": null, "fecha_armado": null,
+    "soldador": null, "fecha_soldadura": null, "metrologo": null, "fecha_metrologia": null,
+    "resultado_metrologia": null, "reparacion_ciclo": 0}}');
+"""
+
+
+def _open_in_another_process(db: str, start, results) -> None:
+    start.wait()
+    try:
+        SqliteStore(db).close()
+        results.put("ok")
+    except Exception as exc:  # reported to the test, which shows it
+        results.put(repr(exc))
+
+
+def test_a_file_of_the_previous_release_is_upgraded_in_place_once_by_processes_opening_it_together(tmp_path):
+    db = str(tmp_path / "zeues.sqlite3")
+    with sqlite3.connect(db) as old:
+        old.executescript(SCHEMA_1_0)
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_open_in_another_process, args=(db, start, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert outcomes == ["ok"] * 4
+
+    app = create_app({"DB": db})
+    store = app.extensions["zeues"].store
+    try:
+        # The old data is there, the reasons were added once, and an old recorded answer still replays.
+        assert store.motivos() == list(MOTIVOS_POR_DEFECTO)
+        [spool] = store.snapshot().spools
+        assert (spool.estado, spool.bloqueo_motivo) == (Estado.OCUPADO_ARM, None)
+        assert store.idempotency("k-1").spool == spool
+        held = app.test_client().post(
+            "/api/bloquear-accion", json={"tag_spool": spool.tag_spool, "worker_id": 11, "motivo": "EQUIPO"}
+        )
+        assert held.status_code == 200, held.json
+        assert store.spool(spool.tag_spool).estado == Estado.BLOQUEADO
+        columns = [r[1] for r in store._conn.execute("PRAGMA table_info(operaciones)")]
+        assert columns[-3:] == ["bloqueo_motivo", "bloqueo_desde", "bloqueo_nota"]
+    finally:
+        store.close()
+
+
+def test_load_adds_only_reasons_the_shop_lacks(tmp_path):
+    store = SqliteStore(str(tmp_path / "zeues.sqlite3"))
+    try:
+        with store._transaction() as db:  # the shop rewords one reason and switches another off
+            db.execute("UPDATE motivos SET descripcion = 'Sin material en bodega' WHERE codigo = 'MATERIAL'")
+            db.execute("UPDATE motivos SET activo = 0 WHERE codigo = 'EQUIPO'")
+        store.load([], [], motivos=[*MOTIVOS_POR_DEFECTO, Motivo("GRUA", "Grúa en mantención")])
+        motivos = {m.codigo: m for m in store.motivos()}
+        assert list(motivos) == ["MATERIAL", "PLANO", "CALIDAD", "EQUIPO", "OTRO", "GRUA"]
+        assert motivos["MATERIAL"].descripcion == "Sin material en bodega" and not motivos["EQUIPO"].activo
+    finally:
+        store.close()
+
+
+def test_a_reason_switched_off_is_not_offered_nor_accepted(tmp_path):
+    app = make_sqlite_app(tmp_path, demo.spools(), demo.WORKERS)
+    store = app.extensions["zeues"].store
+    with store._transaction() as db:
+        db.execute("UPDATE motivos SET activo = 0 WHERE codigo = 'PLANO'")
+    client = app.test_client()
+    assert "PLANO" not in [m["codigo"] for m in client.get("/api/motivos").json["motivos"]]
+    tag = next(s.tag_spool for s in store.snapshot().spools if s.estado == Estado.DISPONIBLE)
+    refused = client.post("/api/bloquear-accion", json={"tag_spool": tag, "worker_id": 11, "motivo": "PLANO"})
+    assert refused.status_code == 422 and refused.json["errors"] == {"json": {"motivo": [refused.json["detail"]]}}
+    store.close()

@@ -22,7 +22,7 @@
     return res.status === 0 || res.status >= 500;
   }
 
-  // accion is TOMAR, PAUSAR or COMPLETAR; onRetry(n) tells the page an automatic retry is
+  // accion is TOMAR, PAUSAR, COMPLETAR, BLOQUEAR or DESBLOQUEAR; onRetry(n) tells the page an automatic retry is
   // under way; done(res) gets the final answer (status 0 if none ever came).
   function command(accion, body, onRetry, done) {
     var url = '/api/' + accion.toLowerCase() + '-accion';
@@ -60,6 +60,8 @@
 
   Z.api = {
     workers: function (done) { get('/api/workers', done); },
+    motivos: function (done) { get('/api/motivos', done); },
+    alertas: function (done) { get('/api/alertas', done); },
     spool: function (tag, done) { get('/api/spools/' + encodeURIComponent(tag), done); },
     spoolsHeldBy: function (workerId, done) {
       get('/api/spools?ocupado_por=' + encodeURIComponent(workerId), done);

@@ -1,11 +1,18 @@
-/* ZEUES board: the supervisors' live board (occupied spools and counts per estado), fed by §6. */
+/* ZEUES board: the supervisors' live board (counts per estado and per hold reason, alerts, occupied
+   spools), fed by §6. */
 (function (Z) {
   'use strict';
 
   var el = Z.ui.el;
   var TICK_MS = 10000;
-  // Longer than a shift: most likely a spool someone forgot to pause, for a supervisor to release.
-  var FORGOTTEN_MS = 8 * 60 * 60 * 1000;
+  var HOUR_MS = 60 * 60 * 1000;
+  // Alerts (SPEC §13) are worked out here from the feed's spools, so they follow every change and
+  // the passing of time without a reload; the thresholds are the server's (GET /api/alertas).
+  var thresholds = null;
+  var thresholdRetries = 0;
+  var motivoRetries = 0;
+  // A wall screen cannot scroll: past this many alerts the rest are counted, not listed.
+  var ALERTS_SHOWN = 5;
   // A wall screen has nobody to scroll it: the occupied list turns its pages by itself, so
   // every occupied spool is on screen once per cycle. ?pagina_s=N sets the seconds a page
   // stays up (a screen read from far away may want longer).
@@ -33,9 +40,97 @@
     nodes.total.textContent = spools.length + ' spools';
   }
 
+  // BLOQUEADO broken down by reason, in the office's order of reasons (unknown codes last).
+  function renderHolds(spools) {
+    var perReason = {};
+    var order = Z.texts.motivos().map(function (m) { return m.codigo; });
+    spools.forEach(function (spool) {
+      if (spool.estado !== 'BLOQUEADO') { return; }
+      if (!perReason[spool.bloqueo_motivo]) {
+        perReason[spool.bloqueo_motivo] = 0;
+        if (order.indexOf(spool.bloqueo_motivo) < 0) { order.push(spool.bloqueo_motivo); }
+      }
+      perReason[spool.bloqueo_motivo] += 1;
+    });
+    Z.ui.clear(nodes.holds);
+    order.forEach(function (codigo) {
+      if (!perReason[codigo]) { return; }
+      nodes.holds.appendChild(el('span', {
+        'class': 'hold-count',
+        'data-testid': 'board-bloqueo-' + codigo,
+        'data-count': perReason[codigo]
+      }, [Z.texts.motivo(codigo), el('strong', {}, [String(perReason[codigo])])]));
+    });
+  }
+
+  function alerts(spools) {
+    var now = Z.clock.now();
+    var found = [];
+    if (!thresholds) { return found; }
+    spools.forEach(function (spool) {
+      var held = spool.estado === 'BLOQUEADO';
+      var since = Z.clock.parseIso(held ? spool.bloqueo_desde : spool.timestamp_ocupacion);
+      var limit = (held ? thresholds.bloqueo_largo : thresholds.ocupacion_larga) * HOUR_MS;
+      if ((held || spool.ocupado_por) && !isNaN(since) && now - since > limit) {
+        found.push({ tipo: held ? 'BLOQUEO_LARGO' : 'OCUPACION_LARGA', spool: spool, since: since });
+      }
+    });
+    return found.sort(function (a, b) { return a.since - b.since; });
+  }
+
+  function alertRow(alert) {
+    var spool = alert.spool;
+    var held = alert.tipo === 'BLOQUEO_LARGO';
+    return el('tr', { 'data-testid': 'board-alert', 'data-tipo': alert.tipo, 'data-tag': spool.tag_spool }, [
+      el('td', { 'class': 'alert-tipo' }, [Z.texts.alerta(alert.tipo)]),
+      el('td', { 'class': 'col-tag' }, [spool.tag_spool]),
+      el('td', {}, [held ? Z.texts.motivo(spool.bloqueo_motivo) :
+        (spool.ocupado_por_nombre || '#' + spool.ocupado_por) + ' · ' + Z.texts.operacion(spool.operacion_actual)]),
+      el('td', { 'class': 'col-since' }, [Z.ui.elapsed(held ? spool.bloqueo_desde : spool.timestamp_ocupacion)])
+    ]);
+  }
+
+  function renderAlerts(spools) {
+    var found = alerts(spools);
+    Z.ui.clear(nodes.alerts);
+    found.slice(0, ALERTS_SHOWN).forEach(function (alert) { nodes.alerts.appendChild(alertRow(alert)); });
+    if (found.length > ALERTS_SHOWN) {
+      nodes.alerts.appendChild(el('tr', { 'class': 'alert-more' }, [
+        el('td', { colspan: '4' }, ['… y ' + (found.length - ALERTS_SHOWN) + ' más'])
+      ]));
+    }
+    nodes.alertCount.textContent = found.length ? '(' + found.length + ')' : '';
+    Z.ui.show(nodes.alertsSection, found.length > 0);
+  }
+
+  function loadThresholds() {
+    Z.api.alertas(function (res) {
+      if (res.status === 200 && res.data && res.data.umbrales_h) {
+        thresholds = res.data.umbrales_h;
+        render();
+        return;
+      }
+      setTimeout(loadThresholds, Z.http.retryAfterMs(res) || Z.http.reconnectMs(thresholdRetries));
+      thresholdRetries += 1;
+    });
+  }
+
+  function loadMotivos() {
+    Z.api.motivos(function (res) {
+      if (res.status === 200 && res.data && res.data.motivos) {
+        Z.texts.setMotivos(res.data.motivos);
+        render();
+        return;
+      }
+      setTimeout(loadMotivos, Z.http.retryAfterMs(res) || Z.http.reconnectMs(motivoRetries));
+      motivoRetries += 1;
+    });
+  }
+
   function row(spool) {
     var since = occupiedSince(spool);
-    var forgotten = !isNaN(since) && Z.clock.now() - since > FORGOTTEN_MS;
+    // Past the alert threshold: most likely a spool someone forgot to pause, for a supervisor to release.
+    var forgotten = thresholds && !isNaN(since) && Z.clock.now() - since > thresholds.ocupacion_larga * HOUR_MS;
     return el('tr', { 'data-testid': 'board-row', 'data-tag': spool.tag_spool, 'class': forgotten ? 'forgotten' : null }, [
       el('td', { 'class': 'col-tag' }, [spool.tag_spool]),
       el('td', { 'class': 'col-worker' }, [spool.ocupado_por_nombre || '#' + spool.ocupado_por]),
@@ -99,8 +194,19 @@
   function render() {
     var spools = feed.list();
     renderCounts(spools);
+    renderHolds(spools);
+    renderAlerts(spools);
     renderRows(spools);
     paginate();
+  }
+
+  // Time passing turns spools into alerts: look again on every tick, not only on changes.
+  function tick() {
+    Z.ui.tickElapsed();
+    if (thresholds) {
+      renderAlerts(feed.list());
+      paginate();
+    }
   }
 
   function start() {
@@ -112,6 +218,10 @@
       total: Z.ui.byId('board-total'),
       occupiedCount: Z.ui.byId('occupied-count'),
       page: Z.ui.byId('board-page'),
+      holds: Z.ui.byId('board-holds'),
+      alerts: Z.ui.byId('board-alerts'),
+      alertCount: Z.ui.byId('alert-count'),
+      alertsSection: Z.ui.byId('board-alerts-section'),
       counts: {}
     };
     Z.texts.ESTADOS.forEach(function (estado) {
@@ -134,7 +244,9 @@
       }
     });
     feed.start();
-    setInterval(Z.ui.tickElapsed, TICK_MS);
+    loadThresholds();
+    loadMotivos();
+    setInterval(tick, TICK_MS);
     setInterval(turnPage, pageSeconds() * 1000);
     window.addEventListener('resize', paginate);
   }

@@ -15,7 +15,8 @@
   var TICK_MS = 10000;
   // Tablets are shared: one left signed in would credit the next person's taps to the last.
   var IDLE_SIGN_OUT_MS = 5 * 60 * 1000;
-  var SPOOL_REFRESH_CODES = ['SPOOL_OCCUPIED', 'VERSION_CONFLICT', 'INVALID_TRANSITION', 'NOT_HOLDER'];
+  var SPOOL_REFRESH_CODES = ['SPOOL_OCCUPIED', 'SPOOL_BLOCKED', 'VERSION_CONFLICT', 'INVALID_TRANSITION',
+    'NOT_HOLDER'];
 
   var state = {
     workers: null,
@@ -23,7 +24,9 @@
     operacion: null,
     tag: null,
     lookup: null,
-    choosing: false,
+    // A question the card asks before sending (null: none): {accion, operacion, text}, for the
+    // verdict of an inspection, the reason of a hold, or why a supervisor releases someone's spool.
+    choosing: null,
     busy: false,
     cardKey: null,
     mineKey: null
@@ -32,6 +35,7 @@
   var nodes;
   var workerRetries = 0;
   var loadingWorkers = false;
+  var motivoRetries = 0;
   var idleTimer = null;
 
   function hasRole(worker, role) {
@@ -51,6 +55,11 @@
 
   function mayRelease(worker, spool) {
     return spool.ocupado_por === worker.id || hasRole(worker, 'SUPERVISOR');
+  }
+
+  // SPEC §13: a supervisor releasing a spool someone else holds says why.
+  function releasesOthers(worker, spool) {
+    return !!spool.ocupado_por && spool.ocupado_por !== worker.id && hasRole(worker, 'SUPERVISOR');
   }
 
   function say(kind, text) {
@@ -87,6 +96,20 @@
         loadWorkers();
       }, Z.http.retryAfterMs(res) || Z.http.reconnectMs(workerRetries));
       workerRetries += 1;
+    });
+  }
+
+  // The reasons a spool may be put on hold; without them BLOQUEAR cannot be asked, so keep trying.
+  function loadMotivos() {
+    Z.api.motivos(function (res) {
+      if (res.status === 200 && res.data && res.data.motivos) {
+        Z.texts.setMotivos(res.data.motivos);
+        state.cardKey = null;
+        renderCard();
+        return;
+      }
+      setTimeout(loadMotivos, Z.http.retryAfterMs(res) || Z.http.reconnectMs(motivoRetries));
+      motivoRetries += 1;
     });
   }
 
@@ -144,7 +167,7 @@
     state.operacion = operations.length === 1 ? operations[0] : null;
     state.tag = null;
     state.lookup = null;
-    state.choosing = false;
+    state.choosing = null;
     state.mineKey = null;
     nodes.who.textContent = Z.texts.fullName(worker);
     Z.ui.show(nodes.stepWorker, false);
@@ -183,7 +206,7 @@
     state.operacion = null;
     state.tag = null;
     state.lookup = null;
-    state.choosing = false;
+    state.choosing = null;
     nodes.who.textContent = '';
     Z.ui.show(nodes.stepWork, false);
     Z.ui.show(nodes.stepWorker, true);
@@ -208,7 +231,7 @@
 
   function selectOperation(op) {
     state.operacion = op;
-    state.choosing = false;
+    state.choosing = null;
     renderOperations();
     renderCard();
     say('info', Z.texts.operacion(op) + ': escanee un spool.');
@@ -238,7 +261,7 @@
   function openSpool(typed) {
     state.lookup = typed;
     state.tag = null;
-    state.choosing = false;
+    state.choosing = null;
     renderCard();
     say('info', 'Buscando ' + typed + '…');
     Z.api.spool(typed, function (res) {
@@ -267,6 +290,8 @@
       if (a.accion === 'TOMAR') {
         return a.operacion === state.operacion && canTake(worker, a.operacion);
       }
+      if (a.accion === 'DESBLOQUEAR') { return hasRole(worker, 'SUPERVISOR'); }
+      // PAUSAR, COMPLETAR and BLOQUEAR: the holder, or a supervisor.
       return mayRelease(worker, spool);
     });
   }
@@ -297,39 +322,122 @@
     return button;
   }
 
+  function cancelButton() {
+    return actionButton('cancelar', 'Cancelar', null, function () {
+      state.choosing = null;
+      renderCard();
+      focusScanField();
+    }, 'cancel');
+  }
+
+  // A text field inside a question; what is typed survives a redraw of the card.
+  function choiceInput(testid, placeholder) {
+    var input = el('input', {
+      type: 'text',
+      'class': 'choice-input',
+      'data-testid': testid,
+      maxlength: '200',
+      placeholder: placeholder,
+      autocomplete: 'off'
+    });
+    input.value = state.choosing.text;
+    input.addEventListener('input', function () { state.choosing.text = input.value; });
+    return input;
+  }
+
+  function choiceText() {
+    return state.choosing.text.replace(/^\s+|\s+$/g, '');
+  }
+
+  function verdictButtons(spool, reason) {
+    return ['APROBADO', 'RECHAZADO'].map(function (resultado) {
+      return actionButton('resultado-' + resultado, resultado, null, function () {
+        send(spool, 'COMPLETAR', 'METROLOGIA', { resultado: resultado, motivo: reason ? choiceText() : null });
+      }, resultado);
+    });
+  }
+
+  // BLOQUEAR: one button per reason, and a note (required for OTRO).
+  function holdQuestion(spool) {
+    var note = choiceInput('bloqueo-nota', 'Nota (obligatoria para «Otro»)');
+    var reasons = Z.texts.motivos().map(function (m) {
+      return actionButton('motivo-' + m.codigo, m.descripcion, null, function () {
+        if (m.codigo === 'OTRO' && !choiceText()) {
+          say('error', 'Escriba en la nota por qué se bloquea el spool.');
+          note.focus();
+          return;
+        }
+        send(spool, 'BLOQUEAR', null, { motivo: m.codigo, nota: choiceText() || null });
+      }, 'motivo');
+    });
+    return el('div', { 'class': 'choice' }, [
+      el('p', { 'class': 'choice-title' }, ['¿Por qué se bloquea?']),
+      el('div', { 'class': 'motivos' }, reasons.length ? reasons : [
+        el('p', { 'class': 'card-hint' }, ['Cargando los motivos…'])
+      ]),
+      el('div', { 'class': 'choice-row' }, [note, cancelButton()])
+    ]);
+  }
+
+  // A supervisor's PAUSAR or COMPLETAR of someone else's spool: why, first.
+  function reasonQuestion(spool, accion, operacion) {
+    var input = choiceInput('motivo-texto', 'Motivo');
+    var verdict = accion === 'COMPLETAR' && operacion === 'METROLOGIA';
+    var confirm = actionButton('motivo-confirmar', Z.texts.accion(accion), Z.texts.operacion(operacion), function () {
+      if (!choiceText()) {
+        say('error', 'Escriba el motivo antes de ' + (accion === 'PAUSAR' ? 'pausar' : 'completar') + '.');
+        input.focus();
+        return;
+      }
+      send(spool, accion, operacion, { motivo: choiceText() });
+    }, accion);
+    return el('div', { 'class': 'choice' }, [
+      el('p', { 'class': 'choice-title' }, [
+        '¿Por qué libera el spool de ' + (spool.ocupado_por_nombre || workerName(spool.ocupado_por)) + '?'
+      ]),
+      el('div', { 'class': 'choice-row' }, [input]),
+      el('div', { 'class': 'actions' }, (verdict ? verdictButtons(spool, true) : [confirm]).concat([cancelButton()]))
+    ]);
+  }
+
+  function question(spool) {
+    var asked = state.choosing;
+    if (!asked || !mayRelease(state.worker, spool)) { return null; }
+    if (asked.accion === 'BLOQUEAR') {
+      return spool.acciones.some(function (a) { return a.accion === 'BLOQUEAR'; }) ? holdQuestion(spool) : null;
+    }
+    if (spool.operacion_actual !== asked.operacion) { return null; }
+    if (releasesOthers(state.worker, spool)) { return reasonQuestion(spool, asked.accion, asked.operacion); }
+    if (asked.accion === 'COMPLETAR' && asked.operacion === 'METROLOGIA') {
+      return el('div', { 'class': 'choice' }, [
+        el('p', { 'class': 'choice-title' }, ['Resultado de la inspección']),
+        el('div', { 'class': 'actions' }, verdictButtons(spool, false).concat([cancelButton()]))
+      ]);
+    }
+    return null;
+  }
+
   function cardActions(spool) {
     var actions;
     var hint;
-    if (state.choosing && spool.operacion_actual === 'METROLOGIA' && mayRelease(state.worker, spool)) {
-      return el('div', { 'class': 'choice' }, [
-        el('p', { 'class': 'choice-title' }, ['Resultado de la inspección']),
-        el('div', { 'class': 'actions' }, [
-          actionButton('resultado-APROBADO', 'APROBADO', null, function () {
-            send(spool, 'COMPLETAR', 'METROLOGIA', 'APROBADO');
-          }, 'APROBADO'),
-          actionButton('resultado-RECHAZADO', 'RECHAZADO', null, function () {
-            send(spool, 'COMPLETAR', 'METROLOGIA', 'RECHAZADO');
-          }, 'RECHAZADO'),
-          actionButton('resultado-cancelar', 'Cancelar', null, function () {
-            state.choosing = false;
-            renderCard();
-          }, 'cancel')
-        ])
-      ]);
-    }
+    var asked = question(spool);
+    if (asked) { return asked; }
     actions = visibleActions(spool);
     if (actions.length) {
       return el('div', { 'class': 'actions' }, actions.map(function (a) {
-        return actionButton('action-' + a.accion, Z.texts.accion(a.accion), Z.texts.operacion(a.operacion),
+        return actionButton('action-' + a.accion, Z.texts.accion(a.accion),
+          a.operacion ? Z.texts.operacion(a.operacion) : null,
           function () { tap(spool, a.accion, a.operacion); }, a.accion);
       }));
     }
-    if (spool.ocupado_por && !mayRelease(state.worker, spool)) {
+    if (spool.estado === 'BLOQUEADO') {
+      hint = 'Bloqueado: solo un supervisor puede desbloquearlo.';
+    } else if (spool.ocupado_por && !mayRelease(state.worker, spool)) {
       hint = 'Solo ' + spool.ocupado_por_nombre + ' o un supervisor puede pausarlo o completarlo.';
     } else if (!state.operacion) {
       hint = 'Elija una operación para ver las acciones.';
-    } else if (spool.acciones.length) {
-      hint = 'Este spool espera: ' + spool.acciones.map(function (a) {
+    } else if (spool.acciones.some(function (a) { return a.operacion; })) {
+      hint = 'Este spool espera: ' + spool.acciones.filter(function (a) { return a.operacion; }).map(function (a) {
         return Z.texts.operacion(a.operacion);
       }).filter(function (label, i, all) { return all.indexOf(label) === i; }).join(', ') + '.';
     } else {
@@ -338,9 +446,21 @@
     return el('p', { 'class': 'card-hint' }, [hint]);
   }
 
+  function holderLine(spool) {
+    if (spool.ocupado_por) {
+      return el('p', { 'class': 'card-holder' }, [
+        'Ocupado por ', el('strong', {}, [spool.ocupado_por_nombre || workerName(spool.ocupado_por)]),
+        ' · ' + Z.texts.operacion(spool.operacion_actual) + ' · hace ', Z.ui.elapsed(spool.timestamp_ocupacion),
+        ' (desde las ' + Z.clock.timeOfDay(spool.timestamp_ocupacion) + ')'
+      ]);
+    }
+    return el('p', { 'class': 'card-holder' }, ['Libre']);
+  }
+
   function renderCard() {
     var spool = currentSpool();
-    var key = spool ? [spool.tag_spool, spool.version, state.operacion, state.choosing, state.busy].join('|') : '';
+    var asked = state.choosing ? state.choosing.accion + ' ' + state.choosing.operacion : '';
+    var key = spool ? [spool.tag_spool, spool.version, state.operacion, asked, state.busy].join('|') : '';
     if (key === state.cardKey) { return; }
     state.cardKey = key;
     Z.ui.clear(nodes.card);
@@ -352,13 +472,15 @@
       el('span', { 'class': 'card-tag' }, [spool.tag_spool]),
       Z.ui.estadoBadge(spool.estado)
     ]));
-    nodes.card.appendChild(spool.ocupado_por ?
-      el('p', { 'class': 'card-holder' }, [
-        'Ocupado por ', el('strong', {}, [spool.ocupado_por_nombre || workerName(spool.ocupado_por)]),
-        ' · ' + Z.texts.operacion(spool.operacion_actual) + ' · hace ', Z.ui.elapsed(spool.timestamp_ocupacion),
-        ' (desde las ' + Z.clock.timeOfDay(spool.timestamp_ocupacion) + ')'
-      ]) :
-      el('p', { 'class': 'card-holder' }, ['Libre']));
+    nodes.card.appendChild(holderLine(spool));
+    if (spool.estado === 'BLOQUEADO') {
+      nodes.card.appendChild(el('p', { 'class': 'card-hold', 'data-testid': 'bloqueo' }, [
+        el('strong', {}, ['Bloqueado: ' + Z.texts.motivo(spool.bloqueo_motivo)]),
+        spool.bloqueo_nota ? ' · «' + spool.bloqueo_nota + '»' : '',
+        ' · hace ', Z.ui.elapsed(spool.bloqueo_desde),
+        ' · vuelve a ' + Z.texts.estado(spool.estado_previo)
+      ]));
+    }
     nodes.card.appendChild(el('ul', { 'class': 'facts' }, [
       fact('Armado', spool.fecha_armado, spool.armador),
       fact('Soldadura', spool.fecha_soldadura, spool.soldador),
@@ -370,26 +492,41 @@
 
   // ---- commands -----------------------------------------------------------------------
 
-  function tap(spool, accion, operacion) {
-    if (state.busy) { return; }
-    // Metrología is completed with a verdict: ask for it before sending anything.
-    if (accion === 'COMPLETAR' && operacion === 'METROLOGIA') {
-      state.tag = spool.tag_spool;
-      state.lookup = null;
-      state.choosing = true;
-      renderCard();
-      // From Mis spools the card may be off screen, and the question is asked there.
-      nodes.card.scrollIntoView(false);
-      say('info', '¿Aprobado o rechazado?');
-      return;
-    }
-    send(spool, accion, operacion, null);
+  function ask(spool, accion, operacion, text) {
+    state.tag = spool.tag_spool;
+    state.lookup = null;
+    state.choosing = { accion: accion, operacion: operacion, text: '' };
+    renderCard();
+    // From Mis spools the card may be off screen, and the question is asked there.
+    nodes.card.scrollIntoView(false);
+    say('info', text);
   }
 
-  function successText(accion, operacion, resultado, tag) {
+  function tap(spool, accion, operacion) {
+    var reason = (accion === 'PAUSAR' || accion === 'COMPLETAR') && releasesOthers(state.worker, spool);
+    if (state.busy) { return; }
+    if (accion === 'BLOQUEAR') {
+      ask(spool, accion, operacion, 'Elija el motivo del bloqueo.');
+    } else if (reason) {
+      ask(spool, accion, operacion, 'Escriba por qué libera el spool de ' + spool.ocupado_por_nombre + '.');
+      nodes.card.querySelector('[data-testid=motivo-texto]').focus();
+    } else if (accion === 'COMPLETAR' && operacion === 'METROLOGIA') {
+      // Metrología is completed with a verdict: ask for it before sending anything.
+      ask(spool, accion, operacion, '¿Aprobado o rechazado?');
+    } else {
+      send(spool, accion, operacion, {});
+    }
+  }
+
+  function successText(accion, operacion, extra, spool) {
+    var tag = spool.tag_spool;
     if (accion === 'TOMAR') { return 'Spool ' + tag + ' tomado para ' + Z.texts.operacion(operacion) + '.'; }
     if (accion === 'PAUSAR') { return 'Spool ' + tag + ' pausado: queda libre.'; }
-    if (resultado) { return 'Metrología de ' + tag + ': ' + resultado + '.'; }
+    if (accion === 'BLOQUEAR') { return 'Spool ' + tag + ' bloqueado: ' + Z.texts.motivo(extra.motivo) + '.'; }
+    if (accion === 'DESBLOQUEAR') {
+      return 'Spool ' + tag + ' desbloqueado: vuelve a ' + Z.texts.estado(spool.estado) + '.';
+    }
+    if (extra.resultado) { return 'Metrología de ' + tag + ': ' + extra.resultado + '.'; }
     return Z.texts.operacion(operacion) + ' de ' + tag + ' ' + Z.texts.completado(operacion) + '.';
   }
 
@@ -407,16 +544,20 @@
     });
   }
 
-  function send(spool, accion, operacion, resultado) {
+  // extra: what the question asked (resultado, motivo, nota); empty values are left out.
+  function send(spool, accion, operacion, extra) {
     var body = {
       tag_spool: spool.tag_spool,
       worker_id: state.worker.id,
-      operacion: operacion,
       version: spool.version
     };
-    if (resultado) { body.resultado = resultado; }
+    var name;
+    if (operacion) { body.operacion = operacion; }
+    for (name in extra) {
+      if (extra.hasOwnProperty(name) && extra[name]) { body[name] = extra[name]; }
+    }
     state.busy = true;
-    state.choosing = false;
+    state.choosing = null;
     state.tag = spool.tag_spool;
     state.lookup = null;
     renderCard();
@@ -428,7 +569,7 @@
       state.busy = false;
       if (res.status === 200 && res.data && res.data.spool) {
         feed.put([res.data.spool]);
-        say('ok', successText(accion, operacion, resultado, body.tag_spool));
+        say('ok', successText(accion, operacion, extra, res.data.spool));
       } else {
         failed(res, accion, body);
       }
@@ -451,6 +592,13 @@
       feed.put([problem.spool]);
     } else if (SPOOL_REFRESH_CODES.indexOf(code) >= 0) {
       refreshSpool(body.tag_spool);
+    }
+    // Put on hold meanwhile: the tap carried a version, so the server may answer VERSION_CONFLICT
+    // first (SPEC §5 order); the refreshed spool tells why as plainly as SPOOL_BLOCKED does.
+    if ((code === 'SPOOL_BLOCKED' || code === 'VERSION_CONFLICT') && problem.spool &&
+        problem.spool.estado === 'BLOQUEADO') {
+      say('error', Z.texts.blocked(problem.spool.bloqueo_motivo));
+      return;
     }
     say('error', conflictText(code, problem.spool, body.worker_id) || Z.texts.problem(code, res.status));
   }
@@ -554,6 +702,7 @@
     });
     feed.start();
     setInterval(Z.ui.tickElapsed, TICK_MS);
+    loadMotivos();
     changeWorker();
   }
 

@@ -2,7 +2,8 @@
 (function (Z) {
   'use strict';
 
-  // In the order a spool flows through the shop, which is also the board's order.
+  // In the order a spool flows through the shop, which is also the board's order; a hold
+  // (SPEC §13) can stop a spool anywhere, so it comes last.
   var ESTADOS = [
     ['DISPONIBLE', 'Disponible'],
     ['OCUPADO_ARM', 'En armado'],
@@ -12,7 +13,8 @@
     ['OCUPADO_METROLOGIA', 'En metrología'],
     ['APROBADO', 'Aprobado'],
     ['RECHAZADO', 'Rechazado'],
-    ['EN_REPARACION', 'En reparación']
+    ['EN_REPARACION', 'En reparación'],
+    ['BLOQUEADO', 'Bloqueado']
   ];
 
   var OPERACIONES = {
@@ -41,7 +43,14 @@
   var ACCIONES = {
     TOMAR: 'TOMAR',
     PAUSAR: 'PAUSAR',
-    COMPLETAR: 'COMPLETAR'
+    COMPLETAR: 'COMPLETAR',
+    BLOQUEAR: 'BLOQUEAR',
+    DESBLOQUEAR: 'DESBLOQUEAR'
+  };
+
+  var ALERTAS = {
+    OCUPACION_LARGA: 'Ocupado hace mucho',
+    BLOQUEO_LARGO: 'Bloqueado hace mucho'
   };
 
   var CONFLICT = 'Otro trabajador tomó este spool';
@@ -55,6 +64,7 @@
     ROLE_NOT_AUTHORIZED: 'Su rol no le permite esta operación.',
     NOT_HOLDER: 'Este spool lo tiene otro trabajador: solo él o un supervisor puede pausarlo o completarlo.',
     SPOOL_OCCUPIED: CONFLICT,
+    SPOOL_BLOCKED: 'Este spool está bloqueado: solo un supervisor puede desbloquearlo.',
     INVALID_TRANSITION: 'Esta acción ya no corresponde al estado del spool. Revise el estado actual.',
     VERSION_CONFLICT: 'El spool cambió mientras tanto. Revise el estado actual y vuelva a tocar.',
     IDEMPOTENCY_KEY_REUSED: 'No se pudo repetir la acción. Tóquela de nuevo.',
@@ -66,6 +76,25 @@
 
   var ESTADO_LABELS = {};
   ESTADOS.forEach(function (pair) { ESTADO_LABELS[pair[0]] = pair[1]; });
+
+  // The reasons for a hold come from the server (GET /api/motivos): the office may add its own.
+  var motivos = [];
+  var MOTIVO_LABELS = {};
+
+  function setMotivos(list) {
+    motivos = list;
+    MOTIVO_LABELS = {};
+    list.forEach(function (m) { MOTIVO_LABELS[m.codigo] = m.descripcion; });
+  }
+
+  // SPOOL_BLOCKED names the hold's reason: say which, in the office's words.
+  function blocked(codigo) {
+    return 'Este spool está bloqueado (' + motivo(codigo) + '): solo un supervisor puede desbloquearlo.';
+  }
+
+  function motivo(codigo) {
+    return MOTIVO_LABELS[codigo] || codigo || '';
+  }
 
   function problem(code, status) {
     if (ERRORS[code]) { return ERRORS[code]; }
@@ -85,6 +114,11 @@
     completado: function (code) { return COMPLETADO[code] || 'completado'; },
     rol: function (code) { return ROLES[code] || code; },
     accion: function (code) { return ACCIONES[code] || code; },
+    alerta: function (code) { return ALERTAS[code] || code; },
+    motivo: motivo,
+    motivos: function () { return motivos; },
+    setMotivos: setMotivos,
+    blocked: blocked,
     problem: problem,
     fullName: fullName
   };

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ..rows import TAG_HEADER, fold
+from ...domain.model import MOTIVOS_POR_DEFECTO
+from ..rows import TAG_HEADER, fold, motivo_to_row
 from .client import SheetsLayoutError
-from .layout import HEADERS, Layout, header_cells, header_problems
+from .layout import HEADERS, MOTIVOS, Layout, header_cells, header_problems, string_cell
 
 
 def header_rows(layout: Layout) -> dict[str, list[str]]:
@@ -35,9 +36,11 @@ def check(layout: Layout) -> list[str]:
 
 
 def init(layout: Layout) -> list[str]:
-    """Add what is missing: tabs with their headers, tracking headers at the end of Operaciones' row 1.
+    """Add what is missing: tabs with their headers (Motivos also with the default reasons), tracking
+    headers at the end of Operaciones' row 1.
 
-    Returns what it did; repeated headers and a missing TAG_SPOOL are the office's to fix.
+    Returns what it did; repeated headers and a missing TAG_SPOOL are the office's to fix, and so is an
+    existing Motivos tab (its reasons are the office's).
     """
     headers = header_rows(layout)
     requests: list[dict[str, Any]] = []
@@ -49,7 +52,11 @@ def init(layout: Layout) -> list[str]:
             properties = {"sheetId": sheet_id, "title": logical, "gridProperties": grid}
             requests.append({"addSheet": {"properties": properties}})
             requests.append(header_cells(sheet_id, 0, list(required)))
-            done.append(f"{logical}: tab created with its headers")
+            if logical == MOTIVOS:
+                requests.append(_default_motivos(sheet_id))
+                done.append(f"{logical}: tab created with its headers and the reasons {_codes()}")
+            else:
+                done.append(f"{logical}: tab created with its headers")
             continue
         present = {fold(c) for c in headers[logical]}
         missing = [n for n in required if fold(n) not in present and n != TAG_HEADER]
@@ -65,3 +72,18 @@ def init(layout: Layout) -> list[str]:
         layout.client.batch_update(lambda: {"requests": requests})
         layout.refresh()
     return done
+
+
+def _codes() -> str:
+    return ", ".join(m.codigo for m in MOTIVOS_POR_DEFECTO)
+
+
+def _default_motivos(sheet_id: int) -> dict[str, Any]:
+    """An updateCells request writing the default reasons under the header of a new Motivos tab."""
+    return {
+        "updateCells": {
+            "start": {"sheetId": sheet_id, "rowIndex": 1, "columnIndex": 0},
+            "rows": [{"values": [string_cell(v) for v in motivo_to_row(m)]} for m in MOTIVOS_POR_DEFECTO],
+            "fields": "userEnteredValue",
+        }
+    }

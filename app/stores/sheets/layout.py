@@ -11,16 +11,17 @@ from typing import Any
 
 from gspread.utils import rowcol_to_a1
 
-from ...domain.model import EVENT_FIELDS, TRABAJADOR_FIELDS
+from ...domain.model import EVENT_FIELDS, MOTIVO_FIELDS, TRABAJADOR_FIELDS
 from ..rows import OPERACIONES_HEADERS, HeaderProblem, fold, locate
 from .client import RequestRefused, SheetsClient, SheetsLayoutError
 
-OPERACIONES, TRABAJADORES, METADATA = "Operaciones", "Trabajadores", "Metadata"
+OPERACIONES, TRABAJADORES, METADATA, MOTIVOS = "Operaciones", "Trabajadores", "Metadata", "Motivos"
 #: The headers the service needs in each tab; every other column is the office's and is never written.
 HEADERS: dict[str, tuple[str, ...]] = {
     OPERACIONES: OPERACIONES_HEADERS,
     TRABAJADORES: TRABAJADOR_FIELDS,
     METADATA: EVENT_FIELDS,
+    MOTIVOS: MOTIVO_FIELDS,
 }
 
 

@@ -12,13 +12,22 @@ from typing import Any
 
 from ...domain.errors import SourceUnavailable
 from ...domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, VERSION, Decision
-from ...domain.model import EVENT_FIELDS, Event, Spool, Worker
+from ...domain.model import EVENT_FIELDS, Event, Motivo, Spool, Worker
 from ..base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
-from ..rows import TAG_HEADER, event_from_row, event_to_row, spool_from_row, spool_to_row, worker_from_row
+from ..rows import (
+    TAG_HEADER,
+    event_from_row,
+    event_to_row,
+    motivo_from_row,
+    spool_from_row,
+    spool_to_row,
+    worker_from_row,
+)
 from . import admin
 from .client import SheetsClient, SheetsSettings
 from .layout import (
     METADATA,
+    MOTIVOS,
     OPERACIONES,
     TRABAJADORES,
     Layout,
@@ -77,6 +86,7 @@ class SheetsStore(Store):
         self._spools: dict[str, Spool] = {}
         self._rows: dict[str, int] = {}  # tag -> 0-based row, as of the last read
         self._workers: dict[int, Worker] = {}
+        self._motivos: list[Motivo] = []
         self._events: list[Event] = []
         self._event_ids: set[str] = set()
         self._metadata_rows = 0  # Metadata rows read so far, header included
@@ -85,7 +95,11 @@ class SheetsStore(Store):
         # tag -> (row, version, when) of its last fresh read: the row commit() writes to
         self._fresh: dict[str, tuple[int, str | None, float]] = {}
         # The log's view of the rows (SPEC §7): every event records the version it produced.
-        self._owner: dict[str, str] = {}  # version -> the spool it belongs to
+        self._owner: dict[str, str] = {}  # version -> the spool whose event produced it (the log's word)
+        # version -> the first spool whose own row showed it: who a version the log never produced
+        # (an imported or office-made one) belongs to, for a repair; a copied row may repeat one, so it
+        # never makes a row disagree on its own.
+        self._seen: dict[str, str] = {}
         self._logged: dict[str, str] = {}  # tag -> version of its last event, as read from Metadata
         self._latest: dict[str, str] = {}  # tag -> version of its last event known here (read or committed)
         self._inconsistent: dict[str, str] = {}  # tag -> how its row disagrees with the log
@@ -115,7 +129,7 @@ class SheetsStore(Store):
                 ahead = truth is not None and latest is not None and truth.version == latest != spool.version
                 spools[tag] = truth if ahead and truth is not None else spool
                 if spool.version and not ahead:
-                    self._owner.setdefault(spool.version, tag)
+                    self._seen.setdefault(spool.version, tag)
             else:
                 spools[tag] = self._truth(tag) or spool
         self._spools, self._rows = spools, rows
@@ -131,6 +145,17 @@ class SheetsStore(Store):
                 continue  # a blank or note row, not a worker
             workers[worker.id] = worker
         self._workers = workers
+
+    def _read_motivos(self, values: list[list[str]]) -> None:
+        columns = self.layout.locate(MOTIVOS, values[0] if values else [])
+        motivos: dict[str, Motivo] = {}
+        for row in values[1:]:
+            try:
+                motivo = motivo_from_row({name: cell(row, column) for name, column in columns.items()})
+            except ValueError:
+                continue  # a blank or note row, not a reason
+            motivos.setdefault(motivo.codigo, motivo)  # a repeated code is the office's to fix; the first counts
+        self._motivos = list(motivos.values())
 
     def _read_metadata(self, header: list[str], rows: list[list[str]], first_row: int) -> None:
         """Learn the events in ``rows`` (sheet rows from ``first_row``, 1-based): new ones are remembered,
@@ -186,7 +211,8 @@ class SheetsStore(Store):
             return None
         if tag in self._latest:
             return spool if spool.version == self._latest[tag] else None
-        return spool if self._owner.get(spool.version or "", tag) == tag else None
+        version = spool.version or ""
+        return spool if self._owner.get(version, self._seen.get(version, tag)) == tag else None
 
     def _reconcile(self, seen: dict[str, Spool]) -> list[Repair]:
         """After a poll: which rows disagree with the log, said once in the service's log, and how to
@@ -266,7 +292,7 @@ class SheetsStore(Store):
             # (that row always exists, so the range never falls off the grid).
             events = metadata.a1(f"A{metadata_from}:{column_letter(last_column)}") if metadata_from else metadata.a1()
             operaciones, trabajadores = self.layout.tab(OPERACIONES), self.layout.tab(TRABAJADORES)
-            return [operaciones.a1(), trabajadores.a1(), metadata.a1("1:1"), events]
+            return [operaciones.a1(), trabajadores.a1(), metadata.a1("1:1"), events, self.layout.tab(MOTIVOS).a1()]
 
         riding = self.reads.poll(PollPlan(ranges, metadata_from))
         values, metadata_from = riding if riding is not None else (self.layout.read(ranges, poll=True), metadata_from)
@@ -276,6 +302,7 @@ class SheetsStore(Store):
             self._read_metadata(values[2][0] if values[2] else [], values[3], metadata_from or 1)
             seen = self._read_operaciones(values[0], self._logged)
             repairs = self._reconcile(seen)
+            self._read_motivos(values[4])
             self._loaded = True
             snapshot = Snapshot(spools=tuple(self._spools.values()), workers=tuple(self._workers.values()))
         if repairs:
@@ -317,7 +344,7 @@ class SheetsStore(Store):
             )
         self._spools[tag] = spool
         if spool.version:
-            self._owner.setdefault(spool.version, tag)
+            self._seen.setdefault(spool.version, tag)
         self._fresh[tag] = (row, spool.version, time.monotonic())
         return spool
 
@@ -326,6 +353,12 @@ class SheetsStore(Store):
         self._ensure_loaded()
         with self._lock:
             return dict(self._workers)
+
+    def motivos(self) -> list[Motivo]:
+        """The reasons of the last snapshot (the office edits the Motivos tab; the next poll brings it)."""
+        self._ensure_loaded()
+        with self._lock:
+            return list(self._motivos)
 
     def commit(self, decision: Decision) -> None:
         """The row's tracking cells + the event appended to Metadata, in the next spreadsheets:batchUpdate
