@@ -163,8 +163,7 @@ class CommandService:
 
     def _decidir(self, comando: Comando, key: str | None, digest: str) -> tuple[Decision, Mapping[int, Worker]]:
         """Decide on fresh data; a refusal once the spool is known carries it, for the client to refresh."""
-        spool = self.store.spool(comando.tag_spool)
-        workers = self.store.workers()
+        spool, workers = self.store.fresh(comando.tag_spool)
         metadata = {IDEMPOTENCY_KEY: key, REQUEST_HASH: digest} if key is not None else None
         # The reasons are read only when a hold is asked for or names one: every other command skips them.
         needed = comando.accion == Accion.BLOQUEAR or (spool is not None and spool.bloqueado)

@@ -66,6 +66,11 @@ class Store(abc.ABC):
     def spool(self, tag: str) -> Spool | None:
         """Read one spool fresh from the source of truth, or None if no row has that tag."""
 
+    def fresh(self, tag: str) -> tuple[Spool | None, dict[int, Worker]]:
+        """What a command is decided on: the spool read fresh and the workers, together (a store on a
+        network answers both in one round trip)."""
+        return self.spool(tag), self.workers()
+
     @abc.abstractmethod
     def workers(self) -> dict[int, Worker]:
         """The workers by id; a remote store may answer from its last snapshot."""

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +37,29 @@ log = logging.getLogger(__name__)
 _SPOOL_COLUMNS = ("tag_spool", *TRACKING_FIELDS)
 _SPOOLS = f"SELECT {', '.join(_SPOOL_COLUMNS)} FROM operaciones"
 _WORKERS = "SELECT id, nombre, apellido, roles, activo FROM trabajadores"
+# A command's write: the conditional update, its event and its key, each only if the one before it was
+# written. (Data-modifying CTEs run once whether or not they are read; the WHERE EXISTS makes them wait
+# for the update's answer.)
+_COMMIT = f"""
+WITH updated AS (
+    UPDATE operaciones SET {', '.join(f'{c} = %s' for c in TRACKING_FIELDS)}
+    WHERE tag_spool = %s AND version IS NOT DISTINCT FROM %s RETURNING 1
+), logged AS (
+    INSERT INTO metadata ({', '.join(EVENT_FIELDS)})
+    SELECT {', '.join(['%s'] * len(EVENT_FIELDS))} WHERE EXISTS (SELECT 1 FROM updated) RETURNING id
+), keyed AS (
+    INSERT INTO idempotencia (clave, event_id, spool)
+    SELECT %s::text, %s::text, %s::jsonb WHERE EXISTS (SELECT 1 FROM logged) AND %s::text IS NOT NULL
+    ON CONFLICT DO NOTHING RETURNING 1
+)
+SELECT (SELECT count(*) FROM updated) AS updated, (SELECT count(*) FROM keyed) AS keyed
+"""
+_WORKERS_VERSION = "SELECT version FROM table_versions WHERE name = 'trabajadores'"
+# A command's fresh read: the spool's row (all nulls when there is no such spool) and the workers' counter.
+_FRESH = (
+    f"SELECT {', '.join(f'o.{c}' for c in _SPOOL_COLUMNS)}, ({_WORKERS_VERSION}) AS workers_version "
+    "FROM (SELECT 1) AS one LEFT JOIN operaciones o ON o.tag_spool = %s"
+)
 _EVENTS = f"SELECT {', '.join(f'm.{c}' for c in EVENT_FIELDS)} FROM metadata m"
 
 # A connection the server itself refuses for one of these reasons is refused on every retry: the
@@ -45,6 +69,7 @@ _EVENTS = f"SELECT {', '.join(f'm.{c}' for c in EVENT_FIELDS)} FROM metadata m"
 _MISCONFIGURED = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied")
 
 _UNAVAILABLE = "PostgreSQL no responde. Reintente en unos segundos."
+IDLE_CHECK_S = 10.0  # a pooled connection idle longer than this is checked before use
 _CHUNK = 2000  # rows of the log fetched at a time by a report
 
 
@@ -72,6 +97,15 @@ def _worker(row: Mapping[str, Any]) -> Worker:
         roles=parse_roles(row["roles"]),
         activo=row["activo"],
     )
+
+
+def _check_if_idle(conn: psycopg.Connection) -> None:
+    """Check a pooled connection before handing it out only when it sat idle for a while: a command
+    takes three of them, and checking each cost a round trip to the server; a connection that served a
+    request a moment ago is alive (if the server went away since, that request answers 503 and the
+    pool drops the broken connection)."""
+    if time.monotonic() - getattr(conn, "info_used_at", 0.0) > IDLE_CHECK_S:
+        ConnectionPool.check_connection(conn)
 
 
 def _event(row: Mapping[str, Any]) -> Event:
@@ -132,6 +166,7 @@ class PostgresStore(Store):
         self._pool: ConnectionPool | None = None
         self._pool_pid: int | None = None
         self._schema_ready = False
+        self._workers_cache: tuple[int, dict[int, Worker]] | None = None  # (change counter, workers)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PostgresStore:
@@ -159,7 +194,7 @@ class PostgresStore(Store):
                     timeout=self.pool_timeout,
                     # A connection the server dropped while idle (a restart, a failover) is
                     # replaced before it is handed out, instead of failing one request each.
-                    check=ConnectionPool.check_connection,
+                    check=_check_if_idle,
                     kwargs={"row_factory": dict_row},
                     name="zeues",
                     open=False,
@@ -177,6 +212,7 @@ class PostgresStore(Store):
                 if not self._schema_ready:
                     self._ensure_schema(conn)
                 yield conn
+                conn.info_used_at = time.monotonic()  # type: ignore[attr-defined]
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             log.warning("PostgreSQL call failed: %s", _first_line(exc))
             raise SourceUnavailable(_UNAVAILABLE, retry_after=2) from exc
@@ -208,10 +244,25 @@ class PostgresStore(Store):
             row = db.execute(f"{_SPOOLS} WHERE tag_spool = %s", (tag,)).fetchone()
         return _spool(row) if row else None
 
-    def workers(self) -> dict[int, Worker]:
-        """Every worker, fresh."""
+    def fresh(self, tag: str) -> tuple[Spool | None, dict[int, Worker]]:
+        """The spool and the workers' change counter in one round trip; the workers themselves are read
+        again only when the counter moved (any process, the CLI or plain SQL moves it)."""
         with self._connection() as db:
-            return {w.id: w for w in map(_worker, db.execute(_WORKERS))}
+            row = db.execute(_FRESH, (tag,)).fetchone()
+            return (_spool(row) if row["tag_spool"] is not None else None), self._workers_at(db, row["workers_version"])
+
+    def workers(self) -> dict[int, Worker]:
+        """Every worker, fresh (from the cache while the workers' change counter has not moved)."""
+        with self._connection() as db:
+            version = db.execute(_WORKERS_VERSION).fetchone()["version"]
+            return self._workers_at(db, version)
+
+    def _workers_at(self, db: psycopg.Connection, version: int) -> dict[int, Worker]:
+        """The workers as of change ``version``: cached, or read once more."""
+        cached = self._workers_cache
+        if cached is None or cached[0] != version:
+            cached = self._workers_cache = (version, {w.id: w for w in map(_worker, db.execute(_WORKERS))})
+        return dict(cached[1])
 
     def motivos(self) -> list[Motivo]:
         """Every reason, in table order."""
@@ -230,28 +281,29 @@ class PostgresStore(Store):
         del changes["tag_spool"]
         event = decision.event.as_dict()
         event["metadata_json"] = Json(event["metadata_json"], dumps=_dumps)
+        key = decision.idempotency_key
+        record = Jsonb(_spool_values(decision.despues)) if key is not None else None
         with self._connection() as db:
-            cursor = db.execute(
-                f"UPDATE operaciones SET {', '.join(f'{c} = %s' for c in changes)} "
-                "WHERE tag_spool = %s AND version IS NOT DISTINCT FROM %s",
-                (*changes.values(), decision.antes.tag_spool, decision.antes.version),
-            )
-            if cursor.rowcount != 1:
+            # One statement, one round trip: the event and the key are written only if the row was.
+            # A concurrent transaction holding the same key makes its insert wait for it; if that one
+            # commits, the key is taken and this whole transaction is rolled back.
+            row = db.execute(
+                _COMMIT,
+                (
+                    *changes.values(),
+                    decision.antes.tag_spool,
+                    decision.antes.version,
+                    *event.values(),
+                    key,
+                    decision.event.id,
+                    record,
+                    key,
+                ),
+            ).fetchone()
+            if row["updated"] != 1:
                 raise StaleWrite(decision.antes.tag_spool)
-            db.execute(
-                f"INSERT INTO metadata ({', '.join(EVENT_FIELDS)}) VALUES ({', '.join(['%s'] * len(EVENT_FIELDS))})",
-                tuple(event.values()),
-            )
-            key = decision.idempotency_key
-            if key is not None:
-                # A concurrent transaction holding the same key makes this insert wait for it; if
-                # it commits, the key is taken and this whole transaction is rolled back.
-                cursor = db.execute(
-                    "INSERT INTO idempotencia (clave, event_id, spool) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    (key, decision.event.id, Jsonb(_spool_values(decision.despues))),
-                )
-                if cursor.rowcount != 1:
-                    raise DuplicateIdempotencyKey(key)
+            if key is not None and row["keyed"] != 1:
+                raise DuplicateIdempotencyKey(key)
 
     def events(self, tag: str) -> list[Event]:
         """The spool's events in append order."""

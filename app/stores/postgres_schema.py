@@ -154,6 +154,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             ('OTRO', 'Otro motivo (ver nota)');
         """,
     ),
+    Migration(
+        4,
+        "a counter of changes to trabajadores, so a process reads its cached workers again only when they changed",
+        """
+        CREATE TABLE table_versions (name text PRIMARY KEY, version bigint NOT NULL);
+        INSERT INTO table_versions (name, version) VALUES ('trabajadores', 0);
+        CREATE FUNCTION count_trabajadores_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE table_versions SET version = version + 1 WHERE name = 'trabajadores';
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER trabajadores_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON trabajadores
+            FOR EACH STATEMENT EXECUTE FUNCTION count_trabajadores_change();
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -331,7 +331,7 @@ def test_migration_3_adds_holds_to_a_database_with_data_and_old_answers_still_re
         conn.commit()
     store = PostgresStore(empty_url)
     try:
-        assert [m.version for m in store.upgrade()] == [3]
+        assert [m.version for m in store.upgrade()] == [3, 4]
         assert store.motivos() == list(MOTIVOS_POR_DEFECTO)
         [spool] = store.snapshot().spools
         assert (spool.estado, spool.bloqueo_motivo, spool.bloqueo_desde, spool.bloqueo_nota) == (
@@ -482,3 +482,17 @@ def test_an_unreachable_database_logs_one_line_at_start_and_answers_503(tmp_path
         assert answer.mimetype == "application/problem+json"
         assert answer.json["code"] == "SOURCE_UNAVAILABLE"
         assert int(answer.headers["Retry-After"]) >= 1
+
+
+def test_workers_changed_with_plain_sql_are_seen_by_the_next_command(tmp_path, postgres_url):
+    app = make_postgres_app(tmp_path, demo.spools(), demo.WORKERS, DATABASE_URL=postgres_url)
+    client, store = app.test_client(), app.extensions["zeues"].store
+    try:
+        tag = libre(store)
+        assert store.fresh(tag)[1][1].activo  # the workers are cached from here on
+        with psycopg.connect(postgres_url, autocommit=True) as office:
+            office.execute("UPDATE trabajadores SET activo = false WHERE id = 1")
+        answer = client.post("/api/tomar-accion", json={"tag_spool": tag, "worker_id": 1, "operacion": "ARM"})
+        assert answer.status_code == 403 and answer.json["code"] == "WORKER_INACTIVE"
+    finally:
+        store.close()
