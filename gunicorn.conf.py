@@ -135,6 +135,15 @@ graceful_timeout = 35
 keepalive = 5
 
 
+def when_ready(server):
+    """Say it once, in the master, when commands need no credentials (SPEC §11: ZEUES_AUTH=open)."""
+    if os.environ.get("ZEUES_AUTH", "").strip().lower() == "open":
+        server.log.warning(
+            "ZEUES_AUTH=open: commands need no credentials, anyone who reaches this server can act as any "
+            "worker; use it only on a closed network"
+        )
+
+
 def post_worker_init(worker):
     """Check the source of truth, then start the feed's poller and the shift end in each worker process
     (never in the master, never in create_app: a remote store is reached only from the worker)."""

@@ -102,6 +102,7 @@ class ProblemJsonWorker(GeventWorker):
         """The whole HTTP answer for gunicorn's ``status``, with the app's problem body."""
         from app.domain.errors import ZeuesError
         from app.errors import INTERNAL_DETAIL, PROBLEM_JSON, ValidationError, problem_body
+        from app.security import SECURITY_HEADERS
 
         if status >= 500 and status != 501:
             error = ZeuesError(INTERNAL_DETAIL)
@@ -114,6 +115,8 @@ class ProblemJsonWorker(GeventWorker):
             f"HTTP/1.1 {status} {reason}\r\n"
             "Connection: close\r\n"
             f"Content-Type: {PROBLEM_JSON}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS)
+            + "\r\n"
         )
         return head.encode("latin-1") + body

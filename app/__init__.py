@@ -6,11 +6,13 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, config, errors, request_body
+from . import access, cli, config, errors, request_body
+from .auth import Auth, AuthSettings
 from .extensions import Zeues, api
 from .feed import Feed, FeedSettings, Poller
+from .security import SecurityHeaders
 from .service import CommandService
-from .stores import open_store
+from .stores import open_credentials, open_store
 from .turnos import FinDeTurno
 
 
@@ -28,15 +30,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     feed.before_read = poller.ensure_fresh
     service = CommandService(store, feed, zona=app.config["ZONA"])
     turnos = FinDeTurno(service, app.config["FINES_DE_TURNO"], app.config["ZONA"])
-    app.extensions["zeues"] = Zeues(store=store, feed=feed, poller=poller, service=service, turnos=turnos)
+    auth = Auth(store, open_credentials(app.config, store), AuthSettings.from_config(app.config))
+    app.extensions["zeues"] = Zeues(
+        store=store, feed=feed, poller=poller, service=service, turnos=turnos, auth=auth
+    )
 
     api.init_app(app)
-    from .blueprints import alertas, changes, commands, health, motivos, pages, reports, spools, workers
+    from .blueprints import alertas, changes, commands, health, motivos, pages, reports, sesiones, spools, workers
 
-    for module in (health, workers, spools, commands, motivos, alertas, changes, reports):
+    for module in (health, sesiones, workers, spools, commands, motivos, alertas, changes, reports):
         api.register_blueprint(module.blp, url_prefix="/api")
     app.register_blueprint(pages.bp)
+    access.init_app(app)
     errors.init_app(app)
     app.wsgi_app = changes.send_released_whole(app.wsgi_app)  # type: ignore[method-assign]
     cli.init_app(app)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     return app

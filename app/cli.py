@@ -1,14 +1,22 @@
 """Flask CLI commands: ``demo``, ``import`` (spools and workers from CSV: app/importer.py), ``sheets-check``,
-``sheets-init``, ``db upgrade`` / ``db status`` (the PostgreSQL schema)."""
+``sheets-init``, ``db upgrade`` / ``db status`` (the PostgreSQL schema), ``workers set-pin`` and
+``tokens create`` / ``list`` / ``revoke`` (SPEC §11)."""
 
 from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import importer
-from .domain.errors import SourceUnavailable
+from .auth import SCOPES, check_pin
+from .domain.errors import NotFound, SourceUnavailable
+from .domain.machine import iso_utc
 from .extensions import zeues
 from .stores.base import StaleWrite
 
@@ -32,7 +40,14 @@ def demo_command(if_empty: bool) -> None:
         store.load(spools, demo.WORKERS, {s.tag_spool: s.version for s in snapshot.spools}, demo.MOTIVOS)
     except StaleWrite as exc:
         raise click.ClickException(f"spool {exc} changed while loading the demo; run it again") from exc
-    click.echo(f"Demo shop loaded into {store.location}: {len(demo.WORKERS)} workers, {len(spools)} spools.")
+    auth = zeues().auth
+    # A slow hash per worker; hashlib releases the GIL while it works, so the cores share them.
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        list(pool.map(lambda item: auth.set_pin(*item), demo.PINES.items()))
+    click.echo(
+        f"Demo shop loaded into {store.location}: {len(demo.WORKERS)} workers (PINs in the README), "
+        f"{len(spools)} spools."
+    )
 
 
 @click.command("import")
@@ -160,6 +175,104 @@ def db_status_command() -> None:
         raise click.exceptions.Exit(1)
 
 
+@click.group("workers")
+def workers_group() -> None:
+    """Workers' PINs (SPEC §11)."""
+
+
+@workers_group.command("set-pin")
+@click.argument("worker_id", type=int)
+@click.option("--pin-stdin", is_flag=True, help="Read the PIN from the first line of standard input (scripts).")
+@with_appcontext
+def workers_set_pin_command(worker_id: int, pin_stdin: bool) -> None:
+    """Give worker WORKER_ID a new PIN (4 to 8 digits; asked twice, never shown); their sessions end."""
+    if pin_stdin:
+        pin = sys.stdin.readline().rstrip("\r\n")
+    else:
+        pin = click.prompt("New PIN (4 to 8 digits)", hide_input=True, confirmation_prompt="Repeat the PIN")
+    try:
+        check_pin(pin)
+        zeues().auth.set_pin(worker_id, pin)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None  # never the PIN itself
+    except (NotFound, SourceUnavailable) as exc:
+        raise click.ClickException(exc.detail) from exc
+    worker = zeues().store.workers()[worker_id]
+    click.echo(f"PIN set for worker {worker_id} ({worker.nombre_completo}); their open sessions ended.")
+
+
+def _scopes(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Scopes written ``--scope read command``, ``--scope read --scope command`` or ``--scope read,command``."""
+    scopes = tuple(s.strip().lower() for value in values for s in value.split(",") if s.strip())
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise click.BadParameter(
+            f"choose from {', '.join(SCOPES)} (got {', '.join(unknown) or 'none'})", param_hint="'--scope'"
+        )
+    return scopes
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """API tokens for integrations (SPEC §11): scopes read, command (act as any active worker named by
+    worker_id) and supervise (also a supervisor's rights)."""
+
+
+@tokens_group.command("create")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True, help=", ".join(SCOPES))
+@click.argument("more_scopes", nargs=-1, metavar="[SCOPE]...")
+@with_appcontext
+def tokens_create_command(name: str, scopes: tuple[str, ...], more_scopes: tuple[str, ...]) -> None:
+    """Create token NAME with the scopes after --scope (read, command, supervise) and print its secret:
+    it is shown this once and stored only as a hash."""
+    scopes = _scopes(scopes + more_scopes)
+    try:
+        secret = zeues().auth.create_token(name, scopes)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    except SourceUnavailable as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"Token {name} created ({', '.join(scopes)}). Copy its secret now: it is not shown again.", err=True)
+    click.echo(secret)
+
+
+def _when(epoch: float | None) -> str:
+    return iso_utc(datetime.fromtimestamp(epoch, UTC)) if epoch is not None else "never"
+
+
+@tokens_group.command("list")
+@with_appcontext
+def tokens_list_command() -> None:
+    """Every token: name, scopes, created, last used (never a secret)."""
+    try:
+        tokens = zeues().auth.tokens()
+    except SourceUnavailable as exc:
+        raise click.ClickException(exc.detail) from exc
+    if not tokens:
+        click.echo("No API tokens.")
+        return
+    rows = [("NAME", "SCOPES", "CREATED", "LAST USED")]
+    rows += [(t.name, ",".join(t.scopes), _when(t.created_at), _when(t.last_used_at)) for t in tokens]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[3]]))
+
+
+@tokens_group.command("revoke")
+@click.argument("name")
+@with_appcontext
+def tokens_revoke_command(name: str) -> None:
+    """Revoke token NAME: every process refuses it from its next request."""
+    try:
+        revoked = zeues().auth.revoke_token(name)
+    except SourceUnavailable as exc:
+        raise click.ClickException(exc.detail) from exc
+    if not revoked:
+        raise click.ClickException(f"no token named {name!r} (see `tokens list`)")
+    click.echo(f"Token {name} revoked.")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(demo_command)
@@ -167,3 +280,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sheets_check_command)
     app.cli.add_command(sheets_init_command)
     app.cli.add_command(db_group)
+    app.cli.add_command(workers_group)
+    app.cli.add_command(tokens_group)

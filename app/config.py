@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import re
 from typing import Any
@@ -71,6 +72,19 @@ class Defaults:
     # ZEUES_SHIFT_ENDS: plant times (ZEUES_TIMEZONE) at which every spool still held is released by the
     # system, e.g. "14:00,22:00" (HH:MM or HH:MM:SS). Empty: off, workers release their own spools.
     SHIFT_ENDS = ""
+    # ZEUES_AUTH (SPEC §11): pin — a command needs a worker's session (opened with their PIN) or an
+    # API token, so nobody on the plant's Wi-Fi can act as someone else; open — the plain
+    # pick-your-name flow, for closed networks only (the server says so at start).
+    AUTH = "pin"
+    # ZEUES_READ_AUTH: open — reads and pages need nothing, for wall boards on the LAN; token — they need
+    # a session or an API token with the read scope (the board then takes ?token= in its URL).
+    READ_AUTH = "open"
+    # ZEUES_SESSION_HOURS: a session lasts a shift, unless its worker signs out or gets a new PIN.
+    SESSION_HOURS = 12.0
+    # ZEUES_PIN_LOCKOUT_S: 5 wrong PINs for one worker within this many seconds stop their sign-in
+    # (429, the right PIN included) until the oldest of the five is this old: a 4-digit PIN then
+    # takes years to guess, not minutes.
+    PIN_LOCKOUT_S = 15 * 60.0
 
     # ZEUES_FEED_*: the poller's cadence (SPEC §6). Every 5 s by default; 2 s for a minute after a
     # change (commands flowing); 15 s after 5 idle minutes (a Sheet's read quota is 60/min, shared with
@@ -103,6 +117,7 @@ class Defaults:
 
 
 _SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
+_CHOICES = {"AUTH": ("pin", "open"), "READ_AUTH": ("open", "token")}
 
 
 def defaults() -> dict[str, Any]:
@@ -141,6 +156,7 @@ def check(app: Any) -> None:
     if not isinstance(cfg["MAX_CONTENT_LENGTH"], int) or cfg["MAX_CONTENT_LENGTH"] <= 0:
         raise ConfigError(f"ZEUES_MAX_CONTENT_LENGTH={cfg['MAX_CONTENT_LENGTH']!r} must be a positive number of bytes")
     _check_supervision(cfg)
+    _check_access(cfg)
     _check_database(cfg)
     _check_waiters(cfg)
     _check_sheets(cfg)
@@ -173,6 +189,23 @@ def _check_supervision(cfg: Any) -> None:
                 "(e.g. 14:00,22:00)"
             ) from None
     cfg["FINES_DE_TURNO"] = tuple(sorted(set(fines)))
+
+
+def _check_access(cfg: Any) -> None:
+    """The identity settings (SPEC §11): known modes, positive durations."""
+    for name, choices in _CHOICES.items():
+        value = str(cfg[name]).strip().lower()
+        if value not in choices:
+            raise ConfigError(f"ZEUES_{name}={cfg[name]!r} must be one of {', '.join(choices)}")
+        cfg[name] = value
+    for name in ("SESSION_HOURS", "PIN_LOCKOUT_S"):
+        try:
+            ok = not isinstance(cfg[name], bool) and math.isfinite(float(cfg[name])) and float(cfg[name]) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"ZEUES_{name}={cfg[name]!r} must be a positive number")
+        cfg[name] = float(cfg[name])
 
 
 def _check_database(cfg: Any) -> None:

@@ -25,6 +25,10 @@ WORKERS: tuple[Worker, ...] = (
     Worker(13, "Ignacio", "Fuentes", (R.SOLDADOR,), True),
 )
 
+# Every demo worker's PIN (SPEC §11): their number twice, two digits each (Juan Pérez, 1: 0101). The
+# README lists them; a real shop sets its own with `workers set-pin` or a supervisor's tablet.
+PINES: dict[int, str] = {w.id: f"{w.id:02d}" * 2 for w in WORKERS}
+
 SPOOLS_POR_ESTADO = 7
 # The nine progress states, in flow order: a hold is put on one of them.
 _ESTADOS = [e for e in Estado if e != Estado.BLOQUEADO]
@@ -89,4 +93,4 @@ def spools(ahora: datetime | None = None) -> list[Spool]:
     return [_spool(n, _ESTADOS[n % len(_ESTADOS)], ahora) for n in range(SPOOLS_POR_ESTADO * len(_ESTADOS))]
 
 
-__all__ = ["MOTIVOS", "WORKERS", "spools", "tag"]
+__all__ = ["MOTIVOS", "PINES", "WORKERS", "spools", "tag"]

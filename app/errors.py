@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from .domain.errors import NotFound, SourceUnavailable, ZeuesError
+from .domain.errors import NotFound, SourceUnavailable, TooManyAttempts, ZeuesError
 from .schemas import spool_json
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,10 @@ def problem_body(error: ZeuesError) -> dict[str, Any]:
 def problem(error: ZeuesError) -> Response:
     """The problem+json response for ``error``."""
     response = Response(json.dumps(problem_body(error)), status=error.status, mimetype=PROBLEM_JSON)
-    if isinstance(error, SourceUnavailable):
+    if isinstance(error, SourceUnavailable | TooManyAttempts):
         response.headers["Retry-After"] = str(error.retry_after)
+    if error.status == 401:  # RFC 9110: a 401 names the scheme that would be accepted
+        response.headers["WWW-Authenticate"] = 'Bearer realm="zeues"'
     return response
 
 

@@ -10,6 +10,7 @@ from flask import current_app
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
+from .auth import Auth
 from .feed import Feed, Poller
 from .schemas import COMPLETAR_RESULTADO_RULE, CompletarSchema, ProblemSchema
 from .service import CommandService
@@ -56,8 +57,9 @@ class Zeues:
     poller: Poller
     service: CommandService
     turnos: FinDeTurno  # the shift end; started by the server in each worker (gunicorn.conf.py)
+    auth: Auth
 
 
 def zeues() -> Zeues:
-    """The current app's store, feed, poller, service and shift end."""
+    """The current app's store, feed, poller, service, shift end and sign-in state."""
     return current_app.extensions["zeues"]

@@ -48,3 +48,17 @@ def yield_to_loop() -> None:
         import gevent
 
         gevent.idle()
+
+
+def off_loop(fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` on gevent's native threadpool when this process is monkey-patched (the gunicorn
+    worker), so other greenlets run meanwhile; a plain call otherwise (the CLI, the test client).
+
+    Only for calls that release the GIL while they work (hashlib's scrypt does), or the thread would
+    hold the loop just the same.
+    """
+    if gevent_patched():
+        import gevent
+
+        return gevent.get_hub().threadpool.apply(fn, args)
+    return fn(*args)

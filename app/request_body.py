@@ -11,6 +11,7 @@ from flask import current_app
 from flask.json.provider import DefaultJSONProvider
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
@@ -52,6 +53,14 @@ class BodyParser(FlaskParser):
         "querystring": None,
     }
 
+    def load_querystring(self, req: flask.Request, schema: Any) -> Any:
+        """The query string; with ``ZEUES_READ_AUTH=token`` its ``token`` is the reader's credential
+        (SPEC §11), checked before the view and none of the endpoint's parameters."""
+        args = req.args
+        if "token" in args and current_app.config["READ_AUTH"] == "token":
+            args = MultiDict([(k, v) for k, v in args.items(multi=True) if k != "token"])
+        return self._makeproxy(args, schema)
+
     def load_json(self, req: flask.Request, schema: Any) -> Any:
         """The JSON body, or 400 when it is not JSON (webargs alone would read an empty body as no fields: 422)."""
         if not is_json_request(req):
@@ -60,6 +69,12 @@ class BodyParser(FlaskParser):
             return current_app.json.loads(req.get_data(cache=True))
         except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
             raise ValidationError("El cuerpo no es JSON válido.", status=400) from exc
+
+
+def json_only() -> None:
+    """A ``before_request`` hook: a POST or PUT body that is not JSON is malformed (400), before any schema sees it."""
+    if flask.request.method in ("POST", "PUT") and not flask.request.is_json:
+        raise ValidationError("El cuerpo debe ser JSON (Content-Type: application/json).", status=400)
 
 
 class Blueprint(flask_smorest.Blueprint):

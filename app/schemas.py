@@ -52,11 +52,23 @@ def _enum(enum_cls: type, **kwargs: Any) -> fields.String:
     return fields.String(validate=validate.OneOf([str(m) for m in enum_cls]), **kwargs)
 
 
+def acting_worker_id() -> JsonInteger:
+    """The ``worker_id`` of a command body: who acts (SPEC §11)."""
+    return JsonInteger(
+        metadata={
+            "example": 1,
+            "description": "The worker who acts. With a worker's session it may be left out (the session's "
+            "worker acts; another id answers 403 FORBIDDEN); with an API token, or without credentials in "
+            "open mode, it is required (422 without it).",
+        }
+    )
+
+
 class ComandoSchema(Schema):
     """Body of /api/tomar-accion; unknown fields are refused."""
 
     tag_spool = printable_string(1, 64, required=True, metadata={"example": "MK-1335-CW-25238-001"})
-    worker_id = JsonInteger(required=True, metadata={"example": 1})
+    worker_id = acting_worker_id()
     operacion = _enum(Operacion, required=True, metadata={"example": "ARM"})
     version = printable_string(0, 64, allow_none=True)
 
@@ -108,7 +120,7 @@ class BloquearSchema(Schema):
     """Body of /api/bloquear-accion (SPEC §13); unknown fields are refused."""
 
     tag_spool = printable_string(1, 64, required=True)
-    worker_id = JsonInteger(required=True)
+    worker_id = acting_worker_id()
     motivo = printable_string(
         1, 64, required=True, metadata={"description": "An active codigo of GET /api/motivos (422 otherwise)"}
     )
@@ -123,7 +135,7 @@ class DesbloquearSchema(Schema):
     """Body of /api/desbloquear-accion (SPEC §13); only a SUPERVISOR may lift a hold."""
 
     tag_spool = printable_string(1, 64, required=True)
-    worker_id = JsonInteger(required=True)
+    worker_id = acting_worker_id()
     nota = printable_string(1, 200)
     version = printable_string(0, 64, allow_none=True)
 
@@ -236,13 +248,14 @@ class EventSchema(Schema):
 
 
 class WorkerSchema(Schema):
-    """A worker."""
+    """A worker (its PIN hash never leaves the server: only whether it has one)."""
 
     id = fields.Integer()
     nombre = fields.String()
     apellido = fields.String()
     roles = fields.List(_enum(Rol))
     activo = fields.Boolean()
+    tiene_pin = fields.Boolean(metadata={"description": "whether the worker can sign in (a PIN was set)"})
 
     class Meta:
         ordered = True
@@ -252,6 +265,50 @@ class WorkersSchema(Schema):
     """``GET /api/workers``."""
 
     workers = fields.List(fields.Nested(WorkerSchema))
+    auth = fields.String(
+        validate=validate.OneOf(["pin", "open"]),
+        metadata={
+            "description": "`pin`: a command needs the worker's session (`POST /api/sesiones`) or an API "
+            "token; `open`: naming the worker is enough (ZEUES_AUTH)"
+        },
+    )
+
+
+def _pin(**kwargs: Any) -> fields.String:
+    """A PIN: 4 to 8 digits, as text (a leading 0 counts). The error never repeats what was typed."""
+    return fields.String(
+        validate=validate.Regexp(r"[0-9]{4,8}\Z", error="Debe tener entre 4 y 8 dígitos."),
+        # The document states it anchored, as JSON Schema reads a pattern (a match anywhere counts).
+        metadata={"description": "4 to 8 digits, as a string", "example": "0420", "pattern": "^[0-9]{4,8}$"},
+        **kwargs,
+    )
+
+
+class SesionSchema(Schema):
+    """Body of ``POST /api/sesiones``: a worker and their PIN."""
+
+    worker_id = JsonInteger(required=True)
+    pin = _pin(required=True)
+
+    class Meta:
+        ordered = True
+
+
+class SesionAbiertaSchema(Schema):
+    """A session just opened: the token to send as ``Authorization: Bearer``, shown only here."""
+
+    token = fields.String(metadata={"description": "keep it in memory only; it acts as the worker until it ends"})
+    worker = fields.Nested(WorkerSchema)
+    expires_at = fields.String(metadata={"description": "UTC ISO 8601 (ZEUES_SESSION_HOURS after the sign-in)"})
+
+    class Meta:
+        ordered = True
+
+
+class PinSchema(Schema):
+    """Body of ``PUT /api/workers/<id>/pin``."""
+
+    pin = _pin(required=True)
 
 
 class MotivoSchema(Schema):
@@ -417,8 +474,13 @@ class ChangesSchema(Schema):
     )
 
 
-# Every code a problem may carry (SPEC §5, and SPOOL_BLOCKED of §13).
+# Every code a problem may carry (SPEC §5, SPOOL_BLOCKED of §13, the identity codes of §11).
 PROBLEM_CODES = (
+    "UNAUTHENTICATED",
+    "INVALID_CREDENTIALS",
+    "FORBIDDEN",
+    "PIN_NOT_SET",
+    "TOO_MANY_ATTEMPTS",
     "VALIDATION_ERROR",
     "NOT_FOUND",
     "METHOD_NOT_ALLOWED",

@@ -22,7 +22,7 @@ from .domain.errors import (
     VersionConflict,
     ZeuesError,
 )
-from .domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, Comando, Decision, decidir, iso_utc
+from .domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, VIA, VIA_SISTEMA, Comando, Decision, decidir, iso_utc
 from .domain.model import FIN_DE_TURNO, SISTEMA, Accion, Event, Spool, Worker
 from .feed import Feed
 from .stores.base import IdempotencyRecord, StaleWrite, Store
@@ -81,9 +81,15 @@ class CommandService:
             return lock
 
     def ejecutar(
-        self, comando: Comando, endpoint: str, body: dict[str, Any], idempotency_key: str | None = None
+        self,
+        comando: Comando,
+        endpoint: str,
+        body: dict[str, Any],
+        idempotency_key: str | None = None,
+        via: str | None = None,
     ) -> Outcome:
-        """Run ``comando``; a retried Idempotency-Key answers what the first run did, writing nothing."""
+        """Run ``comando``; a retried Idempotency-Key answers what the first run did, writing nothing.
+        ``via`` (who sent it, SPEC §11) is recorded in the event."""
         digest = request_hash(endpoint, body)
         comando = dataclasses.replace(comando, tag_spool=self.feed.canonical_tag(comando.tag_spool))
         with self._lock(comando.tag_spool):
@@ -93,7 +99,7 @@ class CommandService:
                 if idempotency_key is not None and (recorded := self.store.idempotency(idempotency_key)):
                     return self._replay(recorded, digest)
                 try:
-                    decision, workers = self._decidir(comando, idempotency_key, digest)
+                    decision, workers = self._decidir(comando, idempotency_key, digest, via)
                 except _CON_SPOOL:
                     # Another process may have committed this very key between the check above and
                     # the fresh read (a retry sent to a second instance): its answer is the one.
@@ -139,7 +145,7 @@ class CommandService:
             )
             key = f"{FIN_DE_TURNO} {cuando} {spool.tag_spool} {holder} {desde}"
             try:
-                outcome = self.ejecutar(comando, FIN_DE_TURNO_ENDPOINT, body, key)
+                outcome = self.ejecutar(comando, FIN_DE_TURNO_ENDPOINT, body, key, via=VIA_SISTEMA)
             except SourceUnavailable as exc:
                 log.warning("shift end %s: %s not released yet (%s)", cuando, spool.tag_spool, exc.detail)
                 pendientes += 1
@@ -161,10 +167,14 @@ class CommandService:
             )
         return Outcome(recorded.spool, recorded.event, self.store.workers(), replayed=True)
 
-    def _decidir(self, comando: Comando, key: str | None, digest: str) -> tuple[Decision, Mapping[int, Worker]]:
+    def _decidir(
+        self, comando: Comando, key: str | None, digest: str, via: str | None
+    ) -> tuple[Decision, Mapping[int, Worker]]:
         """Decide on fresh data; a refusal once the spool is known carries it, for the client to refresh."""
         spool, workers = self.store.fresh(comando.tag_spool)
-        metadata = {IDEMPOTENCY_KEY: key, REQUEST_HASH: digest} if key is not None else None
+        metadata: dict[str, Any] = {IDEMPOTENCY_KEY: key, REQUEST_HASH: digest} if key is not None else {}
+        if via is not None:
+            metadata[VIA] = via
         # The reasons are read only when a hold is asked for or names one: every other command skips them.
         needed = comando.accion == Accion.BLOQUEAR or (spool is not None and spool.bloqueado)
         motivos = {m.codigo: m for m in self.store.motivos()} if needed else None

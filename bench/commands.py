@@ -10,12 +10,17 @@ sending a fixed total rate: latency at that load), and with ``--health`` the sam
 on ``GET /api/health`` (the HTTP stack without the command path). It prints commands/s and latency
 p50/p99/max per level.
 
+With ``--auth pin`` the server runs in pin mode (SPEC §11): every bench worker has a PIN, each client
+signs in once before the levels, and every command carries its session's ``Authorization: Bearer``;
+``--auth open pin`` runs both on fresh databases and compares the worker's CPU per command.
+
 The load generator is lean on purpose (http.client keep-alive connections on gevent greenlets in
 this one process, no requests/urllib3 layers) and reports its own CPU use next to the server
 worker's, so a run shows which side saturated: on a 2-core machine both share the cores.
 
     .venv/bin/python bench/commands.py                       # synchronous=FULL, the default
     .venv/bin/python bench/commands.py --synchronous FULL NORMAL
+    .venv/bin/python bench/commands.py --auth open pin       # what a session costs a command
 """
 
 from gevent import monkey
@@ -41,10 +46,13 @@ from _server import ROOT, Server, machine_busy_s, machine_lines, percentile  # n
 sys.path.insert(0, str(ROOT))
 
 from app import demo  # noqa: E402
+from app.auth import hash_pin  # noqa: E402
 from app.domain.model import Rol, Spool, Worker  # noqa: E402
+from app.offload import off_loop  # noqa: E402
 from app.stores.sqlite import SqliteStore  # noqa: E402
 
 FIRST_BENCH_WORKER = 1001  # far above the demo shop's ids
+BENCH_PIN = "2580"
 
 
 def bench_tag(client: int, k: int) -> str:
@@ -52,8 +60,9 @@ def bench_tag(client: int, k: int) -> str:
     return f"BN-{2000 + client}-CW-{30000 + k}-001"
 
 
-def seed(db: Path, clients: int, spools_per_client: int) -> None:
-    """The demo shop plus one ARMADOR and ``spools_per_client`` DISPONIBLE spools per client."""
+def seed(db: Path, clients: int, spools_per_client: int, pins: bool = False) -> None:
+    """The demo shop plus one ARMADOR and ``spools_per_client`` DISPONIBLE spools per client (with
+    ``pins``, each bench worker gets ``BENCH_PIN``)."""
     workers = [
         *demo.WORKERS,
         *(Worker(FIRST_BENCH_WORKER + c, "Bench", f"Armador {c}", (Rol.ARMADOR,), True) for c in range(clients)),
@@ -69,8 +78,29 @@ def seed(db: Path, clients: int, spools_per_client: int) -> None:
     store = SqliteStore(str(db))
     try:
         store.load(spools, workers)
+        if pins:  # slow hashes, on native threads side by side
+            ids = [FIRST_BENCH_WORKER + c for c in range(clients)]
+            hashes = [gevent.spawn(off_loop, hash_pin, i, BENCH_PIN) for i in ids]
+            gevent.joinall(hashes, raise_error=True)
+            for worker_id, done in zip(ids, hashes, strict=True):
+                store.set_pin_hash(worker_id, done.value)
     finally:
         store.close()
+
+
+def sign_in(port: int, worker_id: int) -> str:
+    """A session token for a bench worker (once per client, before the levels)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        body = json.dumps({"worker_id": worker_id, "pin": BENCH_PIN})
+        conn.request("POST", "/api/sesiones", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        payload = response.read()
+    finally:
+        conn.close()
+    if response.status != 201:
+        raise SystemExit(f"sign-in of bench worker {worker_id} answered {response.status}: {payload[:200]!r}")
+    return json.loads(payload)["token"]
 
 
 @dataclass
@@ -88,6 +118,13 @@ class Level:
     server_cpu: float | None = None
     machine_cpu: float | None = None  # every process, so a busy neighbour shows up in the figures
 
+    @property
+    def cpu_ms_per_command(self) -> float | None:
+        """The server worker's CPU time per answered request."""
+        if self.server_cpu is None or not self.latencies:
+            return None
+        return self.server_cpu * self.seconds * 1e3 / len(self.latencies)
+
 
 def _client(
     port: int,
@@ -97,9 +134,10 @@ def _client(
     medir_desde: float,
     hasta: float,
     agenda: tuple[float, float] | None,
+    token: str | None = None,
 ) -> None:
     """One tablet: TOMAR then PAUSAR on each of its spools in turn, back to back (closed loop) or,
-    with ``agenda`` = (first send, interval), on a fixed schedule."""
+    with ``agenda`` = (first send, interval), on a fixed schedule; with ``token``, signed in."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     worker_id = FIRST_BENCH_WORKER + numero
     i = 0
@@ -108,6 +146,8 @@ def _client(
         path = "/api/tomar-accion" if i % 2 == 0 else "/api/pausar-accion"
         body = json.dumps({"tag_spool": tag, "worker_id": worker_id, "operacion": "ARM"})
         headers = {"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         metodo = "POST"
         if level.health:
             metodo, path, body, headers = "GET", "/api/health", None, {}
@@ -151,6 +191,7 @@ def run_level(
     seconds: float,
     rate: float | None = None,
     health: bool = False,
+    tokens: dict[int, str] | None = None,
 ) -> Level:
     """``clients`` clients for ``warmup`` + ``seconds``; what completes in the last ``seconds`` counts.
     Without ``rate`` each sends its next command as soon as the last is answered; with it they send
@@ -169,6 +210,7 @@ def run_level(
             medir_desde,
             hasta,
             (ahora + c * intervalo / clients, intervalo) if rate else None,
+            (tokens or {}).get(c),
         )
         for c in range(clients)
     ]
@@ -222,12 +264,13 @@ def print_table(levels: list[Level]) -> None:
     """One row per concurrency level."""
     header = (
         f"{'clients':>11} {'commands':>8} {'commands/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'max ms':>7} {'errors':>6} {'worker CPU':>10} {'client CPU':>10} {'other CPU':>9}"
+        f"{'max ms':>7} {'errors':>6} {'worker CPU':>10} {'CPU ms/cmd':>10} {'client CPU':>10} {'other CPU':>9}"
     )
     print(header)
     for level in levels:
         lat = sorted(level.latencies)
         server_cpu = f"{level.server_cpu:.0%}" if level.server_cpu is not None else "?"
+        per_command = f"{level.cpu_ms_per_command:.2f}" if level.cpu_ms_per_command is not None else "?"
         otros = "?"
         if level.server_cpu is not None and level.machine_cpu is not None:
             otros = f"{max(0.0, level.machine_cpu - level.server_cpu - level.client_cpu):.0%}"
@@ -235,7 +278,7 @@ def print_table(levels: list[Level]) -> None:
             f"{_label(level):>11} {len(lat):>8} {len(lat) / level.seconds:>10.0f} "
             f"{percentile(lat, 50) * 1e3:>7.1f} {percentile(lat, 99) * 1e3:>7.1f} "
             f"{(lat[-1] if lat else 0) * 1e3:>7.1f} {level.errors:>6} "
-            f"{server_cpu:>10} {level.client_cpu:>10.0%} {otros:>9}"
+            f"{server_cpu:>10} {per_command:>10} {level.client_cpu:>10.0%} {otros:>9}"
         )
     print("  CPU columns: share of one core; 'other CPU' is every other process on the machine")
     for level in levels:
@@ -292,6 +335,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["OFF", "NORMAL", "FULL", "EXTRA"],
         help="SQLite synchronous modes to run, one fresh server each (default: FULL, the service's default)",
     )
+    parser.add_argument(
+        "--auth",
+        nargs="+",
+        default=["pin"],
+        choices=["open", "pin"],
+        help="ZEUES_AUTH of the server, one fresh server each: pin (the default: clients sign in once, every "
+        "command carries its session) or open (no credentials); both: their CPU per command compared",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per level (default: 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each level (default: 2)")
     parser.add_argument("--spools-per-client", type=int, default=4, help="DISPONIBLE spools per client (default: 4)")
@@ -321,21 +372,29 @@ def main(argv: list[str] | None = None) -> None:
         p50, p99 = fsync_ms(tmp)
         print(f"databases in {tmp} ({filesystem(tmp)}); fsync after a 4 KB append: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
         for synchronous in args.synchronous:
-            run_mode(args, tmp, synchronous)
+            results = {auth: run_mode(args, tmp, synchronous, auth) for auth in args.auth}
+            if len(results) == 2:
+                print_auth_cost(results["open"], results["pin"])
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_mode(args: argparse.Namespace, tmp: Path, synchronous: str) -> None:
-    """A fresh database and server in ``synchronous`` mode, every level, one table."""
-    db, log = tmp / f"bench-{synchronous.lower()}.sqlite3", tmp / f"gunicorn-{synchronous.lower()}.log"
-    seed(db, max([1, *args.clients, *(n for n, _ in args.paced)]), args.spools_per_client)
-    server = Server(db, log, {"ZEUES_SQLITE_SYNCHRONOUS": synchronous, "ZEUES_WORKERS": "1"})
+def run_mode(args: argparse.Namespace, tmp: Path, synchronous: str, auth: str = "pin") -> list[Level]:
+    """A fresh database and server in ``synchronous`` mode and ``auth`` mode, every level, one table."""
+    name = f"{synchronous.lower()}-{auth}"
+    db, log = tmp / f"bench-{name}.sqlite3", tmp / f"gunicorn-{name}.log"
+    clients = max([1, *args.clients, *(n for n, _ in args.paced)])
+    seed(db, clients, args.spools_per_client, pins=auth == "pin")
+    server = Server(db, log, {"ZEUES_SQLITE_SYNCHRONOUS": synchronous, "ZEUES_WORKERS": "1", "ZEUES_AUTH": auth})
     try:
-        levels = [run_level(server, n, args.spools_per_client, args.warmup, args.seconds) for n in args.clients]
+        tokens = {c: sign_in(server.port, FIRST_BENCH_WORKER + c) for c in range(clients)} if auth == "pin" else None
+        levels = [
+            run_level(server, n, args.spools_per_client, args.warmup, args.seconds, tokens=tokens) for n in args.clients
+        ]
         levels += [
-            run_level(server, n, args.spools_per_client, args.warmup, args.seconds, rate) for n, rate in args.paced
+            run_level(server, n, args.spools_per_client, args.warmup, args.seconds, rate, tokens=tokens)
+            for n, rate in args.paced
         ]
         if args.health:
             levels += [
@@ -344,10 +403,25 @@ def run_mode(args: argparse.Namespace, tmp: Path, synchronous: str) -> None:
             ]
     finally:
         server.stop()
-    print(f"\nSQLite journal_mode={journal_mode(db)} synchronous={synchronous} (gunicorn, 1 gevent worker)")
+    print(
+        f"\nSQLite journal_mode={journal_mode(db)} synchronous={synchronous}, ZEUES_AUTH={auth} "
+        "(gunicorn, 1 gevent worker)"
+    )
     print_table(levels)
     if args.keep:
         print(f"  database {db}, log {log}")
+    return levels
+
+
+def print_auth_cost(open_levels: list[Level], pin_levels: list[Level]) -> None:
+    """The worker's CPU per command with a session against without credentials, level by level."""
+    print("\nCPU per command, pin (a session on every command) against open (no credentials):")
+    for plain, signed in zip(open_levels, pin_levels, strict=True):
+        if plain.health or plain.cpu_ms_per_command is None or signed.cpu_ms_per_command is None:
+            continue
+        extra = signed.cpu_ms_per_command / plain.cpu_ms_per_command - 1
+        before, after = plain.cpu_ms_per_command, signed.cpu_ms_per_command
+        print(f"  {_label(plain):>11}: {before:.2f} ms -> {after:.2f} ms ({extra:+.1%})")
 
 
 if __name__ == "__main__":

@@ -16,18 +16,70 @@ from pathlib import Path
 import pytest
 import requests
 from flask import Flask
+from flask.testing import FlaskClient
 
 from app import create_app, demo
+from app.domain.errors import SourceUnavailable
 from app.domain.model import Estado, Spool, Worker
 from tests.postgres_server import shared_postgres, stop_shared_postgres
 from tests.sheets_shop import make_sheets_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The API token every test client sends in pin mode, and its scopes.
+TEST_TOKEN = "pruebas"
+TEST_TOKEN_SCOPES = ("command", "supervise")
+
+
+def api_token(app: Flask) -> str:
+    """The secret of the app's test API token (``TEST_TOKEN``), created on its first use; an app
+    reopened on the same data (its config copied) shares its predecessor's."""
+    if "TEST_API_TOKEN" not in app.config:
+        auth = app.extensions["zeues"].auth
+        # Several apps on one database (processes of one shop) each get a token of their own.
+        for name in (TEST_TOKEN, *(f"{TEST_TOKEN}-{i}" for i in range(2, 100))):
+            try:
+                app.config["TEST_API_TOKEN"] = auth.create_token(name, TEST_TOKEN_SCOPES)
+            except ValueError:  # the name is taken
+                continue
+            app.config["TEST_API_TOKEN_NAME"] = name
+            break
+    return app.config["TEST_API_TOKEN"]
+
+
+class SignedClient(FlaskClient):
+    """Every app's test client. In pin mode (the default, SPEC §11) it sends the app's API token, as an
+    integration does, so the suites written around ``worker_id`` bodies run with credentials; in open
+    mode, or built with ``signed=False``, it sends none. A request's own Authorization header wins."""
+
+    def __init__(self, *args, signed: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if signed and self.application.config["AUTH"] == "pin":
+            try:
+                token = api_token(self.application)
+            except SourceUnavailable:
+                # No database to record a token in: any token of the right form meets the same
+                # outage at the server's credential check (503), as the suites expect.
+                token = "zeues_no-database-to-record-it"
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+
+Flask.test_client_class = SignedClient
+
+
+def via(app: Flask) -> str:
+    """What ``metadata_json.via`` records of a command sent by the app's test client (SPEC §11)."""
+    return f"token:{app.config['TEST_API_TOKEN_NAME']}" if app.config["AUTH"] == "pin" else "abierto"
+
+
+def run_auth_mode(config: dict) -> dict:
+    """``config`` in the mode the run asks for: ``ZEUES_AUTH=open pytest`` runs every suite in open mode."""
+    return {"AUTH": os.environ.get("ZEUES_AUTH", "pin"), **config}
+
 
 def make_sqlite_app(tmp_path: Path, spools: Iterable[Spool] = (), workers: Iterable[Worker] = (), **config) -> Flask:
     """An app on a fresh SQLite file holding ``spools`` and ``workers``."""
-    app = create_app({"TESTING": True, "DB": str(tmp_path / "zeues.sqlite3"), **config})
+    app = create_app(run_auth_mode({"TESTING": True, "DB": str(tmp_path / "zeues.sqlite3"), **config}))
     app.extensions["zeues"].store.load(spools, workers)
     return app
 
@@ -35,7 +87,7 @@ def make_sqlite_app(tmp_path: Path, spools: Iterable[Spool] = (), workers: Itera
 def make_postgres_app(tmp_path: Path, spools: Iterable[Spool] = (), workers: Iterable[Worker] = (), **config) -> Flask:
     """An app on a fresh database (a clone of the migrated template) holding ``spools`` and ``workers``."""
     config.setdefault("DATABASE_URL", shared_postgres().create_database())
-    app = create_app({"TESTING": True, "DB": str(tmp_path / "unused.sqlite3"), **config})
+    app = create_app(run_auth_mode({"TESTING": True, "DB": str(tmp_path / "unused.sqlite3"), **config}))
     app.extensions["zeues"].store.load(spools, workers)
     return app
 

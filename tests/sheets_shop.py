@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from app.domain.model import (
     EVENT_FIELDS,
     MOTIVO_FIELDS,
     MOTIVOS_POR_DEFECTO,
+    PIN_HASH_FIELD,
     TRABAJADOR_FIELDS,
     TRACKING_FIELDS,
     Spool,
@@ -51,9 +53,9 @@ def shop_tabs(spools: Iterable[Spool], workers: Iterable[Worker]) -> dict[str, l
     return {
         "Operaciones": [OPERACIONES_HEADER, *(operaciones_row(s, notas=f"nota {i}") for i, s in enumerate(spools))],
         "Trabajadores": [
-            list(TRABAJADOR_FIELDS),
+            [*TRABAJADOR_FIELDS, PIN_HASH_FIELD],
             *(
-                [str(w.id), w.nombre, w.apellido, ",".join(w.roles), "TRUE" if w.activo else "FALSE"]
+                [str(w.id), w.nombre, w.apellido, ",".join(w.roles), "TRUE" if w.activo else "FALSE", w.pin_hash or ""]
                 for w in workers
             ),
         ],
@@ -89,7 +91,8 @@ def make_sheets_app(
     return create_app(
         {
             "TESTING": True,
-            "DB": str(tmp_path / "unused.sqlite3"),
+            "AUTH": os.environ.get("ZEUES_AUTH", "pin"),  # the run's mode, as tests.conftest.run_auth_mode
+            "DB": str(tmp_path / "local.sqlite3"),  # sessions and API tokens (SPEC §11)
             "SPREADSHEET_ID": spreadsheet_id,
             "SHEETS_EMULATOR_HOST": emulator.host,
             # Quick retries keep fault tests short; the bounds are what they check.

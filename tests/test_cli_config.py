@@ -16,7 +16,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app import create_app
+from app import create_app, demo
 from app.config import ConfigError
 from tests.conftest import ROOT, LiveServer, limit_open_files
 
@@ -40,6 +40,12 @@ def test_demo_loads_a_shop_with_every_role_and_every_state(tmp_path):
     motivos = [m.codigo for m in app.extensions["zeues"].store.motivos()]
     assert motivos == ["MATERIAL", "PLANO", "CALIDAD", "EQUIPO", "OTRO"]
     assert all(s.tag_spool.startswith("MK-") and s.tag_spool.count("-") == 4 for s in snapshot.spools)
+    # Every worker can sign in with the PIN the README lists (SPEC §11).
+    assert all(w.tiene_pin for w in snapshot.workers)
+    client = app.test_client(signed=False)
+    for worker in (w for w in snapshot.workers if w.activo):
+        answer = client.post("/api/sesiones", json={"worker_id": worker.id, "pin": demo.PINES[worker.id]})
+        assert answer.status_code == 201, (worker.id, answer.json)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +54,10 @@ def test_demo_loads_a_shop_with_every_role_and_every_state(tmp_path):
         ("TIMEZONE", "Mars/Base", "ZEUES_TIMEZONE"),
         ("SQLITE_SYNCHRONOUS", "SOMETIMES", "ZEUES_SQLITE_SYNCHRONOUS"),
         ("MAX_CONTENT_LENGTH", -1, "ZEUES_MAX_CONTENT_LENGTH"),
+        ("AUTH", "none", "ZEUES_AUTH"),
+        ("READ_AUTH", "pin", "ZEUES_READ_AUTH"),
+        ("SESSION_HOURS", 0, "ZEUES_SESSION_HOURS"),
+        ("PIN_LOCKOUT_S", "soon", "ZEUES_PIN_LOCKOUT_S"),
     ],
 )
 def test_a_bad_setting_stops_the_app_with_one_line(tmp_path, capsys, setting, value, names):
@@ -319,7 +329,9 @@ def test_gunicorn_starts_with_no_route_to_google_and_answers_503(tmp_path, no_ro
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "ZEUES_DB": str(tmp_path / "g.sqlite3"), "ZEUES_BIND": f"127.0.0.1:{port}"}
+    # Open mode: the command reaches the store (in pin mode it would stop at the credentials, 401).
+    env = {**os.environ, "ZEUES_AUTH": "open", "ZEUES_DB": str(tmp_path / "g.sqlite3")}
+    env["ZEUES_BIND"] = f"127.0.0.1:{port}"
     with open(log, "ab") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response
 
+from .. import access
 from ..extensions import zeues
 from ..feed import Answer
 from ..request_body import Blueprint
@@ -111,6 +112,7 @@ def _whole(answer: Answer, held: Held) -> bytes:
 
 
 @blp.route("/changes")
+@access.reads
 @blp.arguments(ChangesQuerySchema, location="query", as_kwargs=True, error_status_code=400)
 @blp.response(200, ChangesSchema)
 @problems(400)

@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import request
 
+from .. import access
 from ..domain.machine import Comando
 from ..domain.model import Accion, Operacion, Resultado
-from ..errors import ValidationError
 from ..extensions import zeues
-from ..request_body import Blueprint
+from ..request_body import Blueprint, json_only
 from ..schemas import (
     BloquearSchema,
     ComandoSchema,
@@ -24,13 +24,10 @@ from ..schemas import (
 from .docs import problems
 
 blp = Blueprint("commands", __name__, description="TOMAR / PAUSAR / COMPLETAR / BLOQUEAR / DESBLOQUEAR")
+blp.before_request(json_only)
 
-
-@blp.before_request
-def _json_only() -> None:
-    """A body that is not JSON is malformed (400), before any schema sees it."""
-    if request.method == "POST" and not request.is_json:
-        raise ValidationError("El cuerpo debe ser JSON (Content-Type: application/json).", status=400)
+# The 403 codes of the guards (SPEC §5); FORBIDDEN (SPEC §11) is documented by ``access.command``.
+GUARDS_403 = {403: ("WORKER_INACTIVE", "ROLE_NOT_AUTHORIZED", "NOT_HOLDER")}
 
 
 def _if_match(headers: dict[str, str]) -> tuple[str, ...] | None:
@@ -42,6 +39,10 @@ def _if_match(headers: dict[str, str]) -> tuple[str, ...] | None:
 
 
 def _run(accion: Accion, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    # The acting worker is settled before the service sees the body: a session's own (403 for another),
+    # so the request hash of a keyed retry is the same with worker_id sent or left out.
+    body = {**body, "worker_id": access.acting_worker(body.get("worker_id"))}
+    caller = access.caller()
     comando = Comando(
         accion=accion,
         operacion=Operacion(body["operacion"]) if "operacion" in body else None,
@@ -52,56 +53,62 @@ def _run(accion: Accion, headers: dict[str, str], body: dict[str, Any]) -> dict[
         if_match=_if_match(headers),
         motivo=body.get("motivo"),
         nota=body.get("nota"),
+        puede_supervisar=caller.puede_supervisar,
     )
-    outcome = zeues().service.ejecutar(comando, request.path, body, headers.get("idempotency_key"))
+    outcome = zeues().service.ejecutar(comando, request.path, body, headers.get("idempotency_key"), via=caller.via)
     return {"spool": (outcome.spool, outcome.workers), "event": outcome.event}
 
 
 @blp.route("/tomar-accion", methods=["POST"])
+@access.command
 @blp.arguments(CommandHeadersSchema, location="headers", error_status_code=400)
 @blp.arguments(ComandoSchema)
 @blp.response(200, ResultadoComandoSchema)
-@problems(400, 403, 404, 409, 412, 413, 422, 503)
+@problems(400, 404, 409, 412, 413, 422, 503, codes=GUARDS_403)
 def tomar(headers, body):
     """Take physical possession of a spool for an operation."""
     return _run(Accion.TOMAR, headers, body)
 
 
 @blp.route("/pausar-accion", methods=["POST"])
+@access.command
 @blp.arguments(CommandHeadersSchema, location="headers", error_status_code=400)
 @blp.arguments(LiberarSchema)
 @blp.response(200, ResultadoComandoSchema)
-@problems(400, 403, 404, 409, 412, 413, 422, 503)
+@problems(400, 404, 409, 412, 413, 422, 503, codes=GUARDS_403)
 def pausar(headers, body):
     """Release a spool with the operation unfinished (a supervisor releasing someone else's says why)."""
     return _run(Accion.PAUSAR, headers, body)
 
 
 @blp.route("/completar-accion", methods=["POST"])
+@access.command
 @blp.arguments(CommandHeadersSchema, location="headers", error_status_code=400)
 @blp.arguments(CompletarSchema)
 @blp.response(200, ResultadoComandoSchema)
-@problems(400, 403, 404, 409, 412, 413, 422, 503)
+@problems(400, 404, 409, 412, 413, 422, 503, codes=GUARDS_403)
 def completar(headers, body):
     """Finish the operation (METROLOGIA with a resultado) and release the spool."""
     return _run(Accion.COMPLETAR, headers, body)
 
 
 @blp.route("/bloquear-accion", methods=["POST"])
+@access.command
 @blp.arguments(CommandHeadersSchema, location="headers", error_status_code=400)
 @blp.arguments(BloquearSchema)
 @blp.response(200, ResultadoComandoSchema)
-@problems(400, 403, 404, 409, 412, 413, 422, 503)
+@problems(400, 404, 409, 412, 413, 422, 503, codes=GUARDS_403)
 def bloquear(headers, body):
     """Put a spool on hold for a reason: its holder (the spool is released) or a SUPERVISOR (any state but APROBADO)."""
     return _run(Accion.BLOQUEAR, headers, body)
 
 
 @blp.route("/desbloquear-accion", methods=["POST"])
+@access.command
 @blp.arguments(CommandHeadersSchema, location="headers", error_status_code=400)
 @blp.arguments(DesbloquearSchema)
 @blp.response(200, ResultadoComandoSchema)
-@problems(400, 403, 404, 409, 412, 413, 422, 503)
+@problems(400, 404, 409, 412, 413, 422, 503, codes=GUARDS_403)
 def desbloquear(headers, body):
     """Lift a hold (SUPERVISOR only): the spool returns to its estado_previo."""
     return _run(Accion.DESBLOQUEAR, headers, body)

@@ -1,6 +1,7 @@
 """``GET /api/health``: is the service up, which store, how fresh is the snapshot."""
 
 
+from .. import access
 from ..extensions import zeues
 from ..request_body import Blueprint
 from ..schemas import HealthSchema, QuerySchema
@@ -10,6 +11,7 @@ blp = Blueprint("health", __name__, description="Service health")
 
 
 @blp.route("/health")
+@access.public  # for load balancers and monitors; it tells nothing about spools or workers
 @blp.arguments(QuerySchema, location="query")
 @blp.response(200, HealthSchema)
 @problems(422)

@@ -3,16 +3,20 @@ served from app/static."""
 
 from flask import Blueprint, current_app
 
+from .. import access
+
 bp = Blueprint("pages", __name__)
 
 
 @bp.route("/")
+@access.reads
 def station():
     """The worker station."""
     return current_app.send_static_file("index.html")
 
 
 @bp.route("/board")
+@access.reads
 def board():
     """The live board."""
     return current_app.send_static_file("board.html")

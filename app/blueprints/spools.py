@@ -2,6 +2,7 @@
 
 from flask import Response, current_app, request
 
+from .. import access
 from ..domain.errors import NotFound
 from ..extensions import zeues
 from ..request_body import Blueprint
@@ -36,6 +37,7 @@ def rendered(body: dict, etag: str) -> Response:
 
 
 @blp.route("/spools")
+@access.reads
 @blp.arguments(ConditionalHeadersSchema, location="headers")
 @blp.arguments(SpoolsQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, SpoolsSchema, headers=ETAG)
@@ -61,6 +63,7 @@ def _spool(tag: str) -> dict:
 
 
 @blp.route("/spools/<path:tag>")
+@access.reads
 @blp.arguments(ConditionalHeadersSchema, location="headers")
 @blp.arguments(QuerySchema, location="query")
 @blp.response(200, SpoolSchema, headers=ETAG)
@@ -76,6 +79,7 @@ def get_spool(_headers, _query, tag):
 
 
 @blp.route("/spools/<path:tag>/historial")
+@access.reads
 @blp.arguments(QuerySchema, location="query")
 @blp.response(200, HistorialSchema)
 @problems(404, 422)

@@ -124,3 +124,50 @@ class SourceUnavailable(ZeuesError):
     def __init__(self, detail: str, retry_after: int = 5, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = retry_after
+
+
+# --- identity and access (SPEC §11) -------------------------------------------------------------
+
+
+class Unauthenticated(ZeuesError):
+    """No credentials, or a token that is unknown, expired, revoked or signed out."""
+
+    code = "UNAUTHENTICATED"
+    status = 401
+    title = "Sin credenciales válidas"
+
+
+class InvalidCredentials(ZeuesError):
+    """A sign-in with a wrong PIN or an unknown worker: the same answer for both."""
+
+    code = "INVALID_CREDENTIALS"
+    status = 401
+    title = "Credenciales incorrectas"
+
+
+class Forbidden(ZeuesError):
+    """The credentials are valid but do not allow this: another worker, a missing scope."""
+
+    code = "FORBIDDEN"
+    status = 403
+    title = "No permitido"
+
+
+class PinNotSet(ZeuesError):
+    """The worker has no PIN yet, so cannot sign in."""
+
+    code = "PIN_NOT_SET"
+    status = 403
+    title = "PIN no asignado"
+
+
+class TooManyAttempts(ZeuesError):
+    """Too many failed sign-ins for one worker: locked out until the window passes."""
+
+    code = "TOO_MANY_ATTEMPTS"
+    status = 429
+    title = "Demasiados intentos"
+
+    def __init__(self, detail: str, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after

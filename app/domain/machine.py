@@ -13,6 +13,7 @@ from transitions import Machine, MachineError
 from transitions.core import EventData
 
 from .errors import (
+    Forbidden,
     InvalidReason,
     InvalidTransition,
     NotFound,
@@ -107,6 +108,8 @@ def trigger_de(accion: Accion, operacion: Operacion | None) -> str:
 IDEMPOTENCY_KEY = "idempotency_key"
 REQUEST_HASH = "request_hash"  # endpoint + body of the keyed request: a retry after a restart is told apart
 VERSION = "version"  # the version the event produced: rows are checked against the log (SPEC §7)
+VIA = "via"  # who sent the command (SPEC §11): "sesion", "token:NAME", "abierto" without credentials
+VIA_SISTEMA = "sistema"  # the service itself (the shift end)
 
 _EVENTO_TIPO = {(trigger_de(a, o), dst): tipo for a, o, _src, dst, tipo, _c, _fx in TRANSICIONES}
 
@@ -127,6 +130,9 @@ class Comando:
     nota: str | None = None  # BLOQUEAR / DESBLOQUEAR: a free text note
     # Set only by the service itself (the shift end): the command acts as SISTEMA. The API never sets it.
     sistema: bool = False
+    # Whether the caller's credentials carry a SUPERVISOR's rights (SPEC §11): a supervisor's own
+    # session does; an API token only with the supervise scope.
+    puede_supervisar: bool = True
 
     @property
     def trigger(self) -> str:
@@ -311,8 +317,10 @@ def decidir(
     if comando.accion == Accion.TOMAR and not actor.tiene_rol(*ROLES_POR_OPERACION[comando.operacion]):
         roles = " o ".join(sorted(ROLES_POR_OPERACION[comando.operacion]))
         raise RoleNotAuthorized(f"{comando.operacion} requiere el rol {roles}.")
-    if comando.accion == Accion.DESBLOQUEAR and not actor.tiene_rol(Rol.SUPERVISOR):
-        raise RoleNotAuthorized("Solo un supervisor puede desbloquear un spool.")
+    if comando.accion == Accion.DESBLOQUEAR:
+        if not actor.tiene_rol(Rol.SUPERVISOR):
+            raise RoleNotAuthorized("Solo un supervisor puede desbloquear un spool.")
+        _supervisando(comando, "Desbloquear un spool")
     if comando.version is not None and not _version_vigente(spool, comando.version):
         raise VersionConflict(f"El spool {spool.tag_spool} cambió desde que se leyó.", status=409)
     if (
@@ -363,7 +371,8 @@ def decidir(
         operacion=str(operacion or ""),
         accion=str(comando.accion),
         fecha_operacion=fecha,
-        metadata_json={**extra, **(metadata or {}), VERSION: despues.version},
+        # Keys sorted, as the SQLite and Sheets logs store them: a replayed answer is the first one, byte for byte.
+        metadata_json=dict(sorted({**extra, **(metadata or {}), VERSION: despues.version}.items())),
     )
     return Decision(antes=spool, despues=despues, event=event)
 
@@ -376,6 +385,13 @@ def _motivo_valido(comando: Comando, motivos: Mapping[str, Motivo]) -> None:
         raise InvalidReason(f"motivo {comando.motivo!r} no es un motivo vigente ({validos}).", field="motivo")
     if motivo.codigo == MOTIVO_CON_NOTA and not (comando.nota or "").strip():
         raise InvalidReason(f"El motivo {MOTIVO_CON_NOTA} necesita una nota que diga por qué.", field="nota")
+
+
+def _supervisando(comando: Comando, que: str) -> None:
+    """A supervisor's right used through credentials that do not carry it (an API token without the
+    supervise scope acting for a supervisor) is refused (SPEC §11)."""
+    if not comando.puede_supervisar:
+        raise Forbidden(f"{que} requiere derechos de supervisor: el token no tiene el alcance supervise.")
 
 
 def _guardia_de_ocupacion(
@@ -398,17 +414,19 @@ def _guardia_de_ocupacion(
             return {"ocupado_por": spool.ocupado_por}
         if not actor.tiene_rol(Rol.SUPERVISOR):
             raise NotHolder(f"El spool {spool.tag_spool} lo tiene el trabajador {spool.ocupado_por}.")
+        _supervisando(comando, "Liberar el spool de otro trabajador")
         if not (comando.motivo or "").strip():
             raise InvalidReason(
                 f"Para liberar el spool de otro trabajador ({spool.ocupado_por}) indique el motivo.", field="motivo"
             )
         return {"ocupado_por": spool.ocupado_por, "supervisor": True}
     if comando.accion == Accion.BLOQUEAR:
+        if spool.ocupado_por == actor.id:
+            return {}
         if actor.tiene_rol(Rol.SUPERVISOR):
-            held_by_other = spool.ocupado and spool.ocupado_por != actor.id
-            return {"ocupado_por": spool.ocupado_por, "supervisor": True} if held_by_other else {}
-        if spool.ocupado_por != actor.id:
-            raise NotHolder(f"Solo quien tiene el spool {spool.tag_spool} o un supervisor puede bloquearlo.")
+            _supervisando(comando, "Bloquear un spool que no se tiene")
+            return {"ocupado_por": spool.ocupado_por, "supervisor": True} if spool.ocupado else {}
+        raise NotHolder(f"Solo quien tiene el spool {spool.tag_spool} o un supervisor puede bloquearlo.")
     return {}
 
 

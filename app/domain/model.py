@@ -111,6 +111,8 @@ EVENT_FIELDS: tuple[str, ...] = (
 )
 
 TRABAJADOR_FIELDS: tuple[str, ...] = ("id", "nombre", "apellido", "roles", "activo")
+# The Trabajadores column the service itself writes (SPEC §11): the PIN's hash, never the PIN.
+PIN_HASH_FIELD = "pin_hash"
 
 # The Motivos columns: the reasons a spool may be put on hold (SPEC §13).
 MOTIVO_FIELDS: tuple[str, ...] = ("codigo", "descripcion", "activo")
@@ -153,6 +155,14 @@ class Worker:
     apellido: str
     roles: tuple[Rol, ...]
     activo: bool
+    # The salted slow hash of the worker's PIN (SPEC §11), never the PIN. Left out of repr so no log
+    # line shows it, and out of equality: a new PIN changes nothing any client sees.
+    pin_hash: str | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def tiene_pin(self) -> bool:
+        """Whether the worker can sign in (a PIN was set)."""
+        return bool(self.pin_hash)
 
     @property
     def nombre_completo(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from ..config import ConfigError
 from ..domain.errors import SourceUnavailable
 from .base import Store
+from .credentials import CredentialStore, SqliteCredentials
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,22 @@ def open_store(config: Mapping[str, Any]) -> Store:
 
     try:
         return SqliteStore(config["DB"], synchronous=config["SQLITE_SYNCHRONOUS"])
+    except (sqlite3.Error, OSError) as exc:
+        raise ConfigError(f"ZEUES_DB={config['DB']!r} cannot be opened as a SQLite database: {exc}") from exc
+
+
+def open_credentials(config: Mapping[str, Any], store: Store) -> CredentialStore:
+    """Where sessions, API tokens and failed sign-ins live (SPEC §11): the PostgreSQL database when the
+    shop runs on one, else the SQLite file ``ZEUES_DB`` (the shop's own file, or a local file beside a
+    Google Sheet: one process serves a sheet, so local is shared enough)."""
+    if config.get("DATABASE_URL"):
+        from .postgres import PostgresStore
+        from .postgres_credentials import PostgresCredentials
+
+        assert isinstance(store, PostgresStore)
+        return PostgresCredentials(store)
+    try:
+        return SqliteCredentials(config["DB"], synchronous=config["SQLITE_SYNCHRONOUS"])
     except (sqlite3.Error, OSError) as exc:
         raise ConfigError(f"ZEUES_DB={config['DB']!r} cannot be opened as a SQLite database: {exc}") from exc
 

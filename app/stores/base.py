@@ -104,6 +104,11 @@ class Store(abc.ABC):
     def idempotency(self, key: str) -> IdempotencyRecord | None:
         """The record of the command whose event carried ``key``, or None."""
 
+    @abc.abstractmethod
+    def set_pin_hash(self, worker_id: int, pin_hash: str | None) -> bool:
+        """Write the worker's PIN hash (SPEC §11; None clears it) where ``workers()`` reads it, so every
+        process sees it at once; False when no worker has that id."""
+
     def load(
         self,
         spools: Iterable[Spool],

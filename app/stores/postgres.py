@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 _SPOOL_COLUMNS = ("tag_spool", *TRACKING_FIELDS)
 _SPOOLS = f"SELECT {', '.join(_SPOOL_COLUMNS)} FROM operaciones"
-_WORKERS = "SELECT id, nombre, apellido, roles, activo FROM trabajadores"
+_WORKERS = "SELECT id, nombre, apellido, roles, activo, pin_hash FROM trabajadores"
 # A command's write: the conditional update, its event and its key, each only if the one before it was
 # written. (Data-modifying CTEs run once whether or not they are read; the WHERE EXISTS makes them wait
 # for the update's answer.)
@@ -96,6 +96,7 @@ def _worker(row: Mapping[str, Any]) -> Worker:
         apellido=row["apellido"],
         roles=parse_roles(row["roles"]),
         activo=row["activo"],
+        pin_hash=row["pin_hash"],
     )
 
 
@@ -304,6 +305,12 @@ class PostgresStore(Store):
                 raise StaleWrite(decision.antes.tag_spool)
             if key is not None and row["keyed"] != 1:
                 raise DuplicateIdempotencyKey(key)
+
+    def set_pin_hash(self, worker_id: int, pin_hash: str | None) -> bool:
+        """Replace the worker's PIN hash (None clears it); False when no worker has that id."""
+        with self._connection() as db:
+            cursor = db.execute("UPDATE trabajadores SET pin_hash = %s WHERE id = %s", (pin_hash, worker_id))
+            return cursor.rowcount == 1
 
     def events(self, tag: str) -> list[Event]:
         """The spool's events in append order."""

@@ -169,6 +169,35 @@ MIGRATIONS: tuple[Migration, ...] = (
             FOR EACH STATEMENT EXECUTE FUNCTION count_trabajadores_change();
         """,
     ),
+    Migration(
+        5,
+        "identity and access: PIN hashes, sessions, API tokens and failed sign-ins",
+        """
+        -- The PIN's salted slow hash, never the PIN (SPEC §11).
+        ALTER TABLE trabajadores ADD COLUMN pin_hash text;
+        -- Tokens are kept as their SHA-256 only: a copy of the database hands out no session.
+        CREATE TABLE sesiones (
+            token_hash text PRIMARY KEY,
+            worker_id integer NOT NULL,
+            pin_ref text NOT NULL,  -- which PIN it was opened with: a new PIN ends it
+            created_at double precision NOT NULL,
+            expires_at double precision NOT NULL
+        );
+        CREATE INDEX sesiones_por_trabajador ON sesiones (worker_id);
+        CREATE TABLE api_tokens (
+            name text PRIMARY KEY,
+            token_hash text NOT NULL UNIQUE,
+            scopes text[] NOT NULL,
+            created_at double precision NOT NULL,
+            last_used_at double precision
+        );
+        CREATE TABLE pin_failures (
+            worker_id integer NOT NULL,
+            at double precision NOT NULL
+        );
+        CREATE INDEX pin_failures_por_trabajador ON pin_failures (worker_id, at);
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -116,6 +116,7 @@ def worker_from_row(row: Mapping[str, Any]) -> Worker:
         apellido=str(row.get("apellido", "")).strip(),
         roles=parse_roles(str(row.get("roles", "")).split(",")),
         activo=_clave(row.get("activo", "")) in _VERDADERO,
+        pin_hash=_text(row.get("pin_hash")),
     )
 
 

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS trabajadores (
     nombre TEXT NOT NULL,
     apellido TEXT NOT NULL,
     roles TEXT NOT NULL,
-    activo INTEGER NOT NULL
+    activo INTEGER NOT NULL,
+    pin_hash TEXT  -- SPEC §11: the PIN's salted slow hash, never the PIN
 );
 CREATE TABLE IF NOT EXISTS metadata (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- append order
@@ -119,6 +120,7 @@ def _worker(row: sqlite3.Row) -> Worker:
         apellido=row["apellido"],
         roles=parse_roles(row["roles"].split(",")),
         activo=bool(row["activo"]),
+        pin_hash=row["pin_hash"],
     )
 
 
@@ -165,9 +167,9 @@ class SqliteStore(Store):
         return conn
 
     def _upgrade(self) -> None:
-        """Bring a file made by an older release up to date in place: the hold columns and the Motivos
-        table with its default reasons. In one write transaction, so processes opening the file together
-        do it once; on an up-to-date file it changes nothing."""
+        """Bring a file made by an older release up to date in place: the hold columns, the Motivos
+        table with its default reasons, the workers' PIN hashes. In one write transaction, so processes
+        opening the file together do it once; on an up-to-date file it changes nothing."""
         with self._transaction("IMMEDIATE") as db:
             present = {row["name"] for row in db.execute("PRAGMA table_info(operaciones)")}
             for name, kind in _ADDED_COLUMNS.items():
@@ -176,6 +178,9 @@ class SqliteStore(Store):
             if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'motivos'").fetchone() is None:
                 db.execute(MOTIVOS_TABLE)
                 _add_motivos(db, MOTIVOS_POR_DEFECTO)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(trabajadores)")}
+            if "pin_hash" not in columns:
+                db.execute("ALTER TABLE trabajadores ADD COLUMN pin_hash TEXT")
 
     @contextmanager
     def _transaction(self, mode: str = "DEFERRED") -> Iterator[sqlite3.Connection]:
@@ -272,6 +277,13 @@ class SqliteStore(Store):
                 )
             except sqlite3.IntegrityError as exc:
                 raise DuplicateIdempotencyKey(key) from exc
+
+    def set_pin_hash(self, worker_id: int, pin_hash: str | None) -> bool:
+        """Replace the worker's PIN hash (None clears it); False when no worker has that id."""
+        with self._transaction("IMMEDIATE") as db:
+            self._workers = None  # this connection's own writes do not move data_version
+            cursor = db.execute("UPDATE trabajadores SET pin_hash = ? WHERE id = ?", (pin_hash, worker_id))
+            return cursor.rowcount == 1
 
     def events(self, tag: str) -> list[Event]:
         """The spool's events in append order."""

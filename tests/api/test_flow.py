@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.model import Estado
-from tests.conftest import tag_en
+from tests.conftest import tag_en, via
 
 ARMADOR, SOLDADOR, METROLOGO, SUPERVISOR = 1, 5, 8, 11
 
@@ -95,7 +95,8 @@ def test_tomar_answers_the_spool_and_the_event_in_spec_shape(client, shop_app):
         "fecha_operacion",
         "metadata_json",
     }
-    assert event["worker_nombre"] == "Juan Pérez" and event["metadata_json"] == {"version": spool["version"]}
+    assert event["worker_nombre"] == "Juan Pérez"
+    assert event["metadata_json"] == {"version": spool["version"], "via": via(shop_app)}
     assert event["timestamp"].endswith("Z") and len(event["fecha_operacion"]) == 10
 
 
@@ -110,6 +111,7 @@ def test_supervisor_releases_a_spool_left_occupied(client, shop_app):
         "ocupado_por": holder,
         "supervisor": True,
         "version": answer["spool"]["version"],
+        "via": via(shop_app),
     }
 
 
@@ -127,7 +129,14 @@ def test_workers_lists_active_and_inactive(client):
     workers = client.get("/api/workers").json["workers"]
     assert len(workers) == 13
     roberto = next(w for w in workers if w["id"] == 12)
-    assert roberto == {"id": 12, "nombre": "Roberto", "apellido": "Morales", "roles": ["ARMADOR"], "activo": False}
+    assert roberto == {
+        "id": 12,
+        "nombre": "Roberto",
+        "apellido": "Morales",
+        "roles": ["ARMADOR"],
+        "activo": False,
+        "tiene_pin": False,
+    }
 
 
 def test_health_names_the_store_and_the_cursor(client, shop_app):

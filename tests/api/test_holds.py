@@ -8,7 +8,7 @@ import pytest
 
 from app.domain.model import Estado
 from tests.api.test_errors import problem
-from tests.conftest import tag_en
+from tests.conftest import tag_en, via
 
 ARMADOR, SOLDADOR, METROLOGO, SUPERVISOR = 1, 5, 8, 11
 DEFAULTS = ["MATERIAL", "PLANO", "CALIDAD", "EQUIPO", "OTRO"]
@@ -74,6 +74,7 @@ def test_a_supervisor_holds_and_releases_a_spool_in_every_state_but_aprobado(cli
                 "nota": "Revisión C",
                 **holder,
                 "version": spool["version"],
+                "via": via(shop_app),
             }
 
             freed = ok(command(client, "desbloquear", tag, SUPERVISOR, nota="Plano aprobado"))
@@ -84,6 +85,7 @@ def test_a_supervisor_holds_and_releases_a_spool_in_every_state_but_aprobado(cli
                 "bloqueo_desde": spool["bloqueo_desde"],
                 "nota": "Plano aprobado",
                 "version": freed["spool"]["version"],
+                "via": via(shop_app),
             }
             assert (freed["event"]["evento_tipo"], freed["event"]["operacion"]) == ("DESBLOQUEAR", "")
             assert historial(client, tag)[-2:] == [event, freed["event"]]
@@ -100,7 +102,11 @@ def test_the_holder_holds_the_spool_in_hand_and_it_is_released(client, shop_app)
         None,
     )
     assert (held["event"]["operacion"], held["event"]["worker_id"]) == ("ARM", ARMADOR)
-    assert held["event"]["metadata_json"] == {"motivo": "MATERIAL", "version": held["spool"]["version"]}
+    assert held["event"]["metadata_json"] == {
+        "motivo": "MATERIAL",
+        "version": held["spool"]["version"],
+        "via": via(shop_app),
+    }
     mine = client.get("/api/spools", query_string={"ocupado_por": ARMADOR}).json["spools"]
     assert tag not in {s["tag_spool"] for s in mine}
 
@@ -180,11 +186,16 @@ def test_a_supervisor_release_logs_the_reason_and_the_holder_may_give_one(client
         "ocupado_por": holder,
         "supervisor": True,
         "version": released["spool"]["version"],
+        "via": via(shop_app),
     }
     assert released["spool"]["soldador"] == holder  # the work is still the welder's
     mine = client.get(f"/api/spools/{propio}").json["ocupado_por"]
     paused = ok(command(client, "pausar", propio, mine, operacion="ARM", motivo="Almuerzo"))
-    assert paused["event"]["metadata_json"] == {"motivo": "Almuerzo", "version": paused["spool"]["version"]}
+    assert paused["event"]["metadata_json"] == {
+        "motivo": "Almuerzo",
+        "version": paused["spool"]["version"],
+        "via": via(shop_app),
+    }
 
 
 def test_a_retried_hold_is_answered_again_and_applied_once(client, shop_app):

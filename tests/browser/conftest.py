@@ -10,6 +10,9 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect, sync_playwright
 
+from app.demo import PINES
+from tests.conftest import LiveServer
+
 CHROMIUM = os.environ.get("ZEUES_CHROMIUM", "/usr/bin/chromium")
 # Keep Chromium's own traffic (updates, sync, field trials) off the network: the tests check
 # that every request a page makes stays on the loopback.
@@ -45,11 +48,23 @@ def no_feed(route: Route) -> None:
     route.abort("internetdisconnected")
 
 
+@pytest.fixture
+def live_server(tmp_path) -> Iterator[LiveServer]:
+    """The real server on the demo shop, in pin mode (SPEC §11) whatever the run's ZEUES_AUTH: the pages
+    are tested as the floor uses them, every worker signing in with their PIN."""
+    server = LiveServer(tmp_path, {"ZEUES_AUTH": "pin"})
+    server.load_demo()
+    server.start()
+    yield server
+    server.stop()
+
+
 class Shop:
     """The live server seen through its REST API: how tests set up a scene and check the result."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.sessions: dict[int, str] = {}  # worker id -> session token
 
     def get(self, path: str, **params) -> dict:
         """GET an API path and return its JSON body, failing on any error status."""
@@ -74,12 +89,28 @@ class Shop:
         workers = [w for w in self.get("/workers")["workers"] if w["activo"] and w["roles"] == [rol]]
         return workers[index]
 
+    def session(self, worker: dict) -> str:
+        """The worker's session token, signing in with their demo PIN the first time."""
+        if worker["id"] not in self.sessions:
+            response = requests.post(
+                f"{self.url}/api/sesiones", json={"worker_id": worker["id"], "pin": PINES[worker["id"]]}, timeout=10
+            )
+            assert response.status_code == 201, response.text
+            self.sessions[worker["id"]] = response.json()["token"]
+        return self.sessions[worker["id"]]
+
     def command(self, accion: str, tag: str, worker: dict, operacion: str | None, **extra) -> dict:
-        """A command as another tablet would send it, straight through the API (``extra``: motivo, nota...)."""
+        """A command as another tablet would send it (signed in as ``worker``), straight through the API
+        (``extra``: motivo, nota...)."""
         body = {"tag_spool": tag, "worker_id": worker["id"], **extra}
         if operacion:
             body["operacion"] = operacion
-        response = requests.post(f"{self.url}/api/{accion.lower()}-accion", json=body, timeout=10)
+        response = requests.post(
+            f"{self.url}/api/{accion.lower()}-accion",
+            json=body,
+            headers={"Authorization": f"Bearer {self.session(worker)}"},
+            timeout=10,
+        )
         assert response.status_code == 200, response.text
         return response.json()["spool"]
 
@@ -103,11 +134,21 @@ class Station:
         self.mine = page.get_by_test_id("mis-spools")
 
     def sign_in(self, worker: dict, operacion: str | None = None) -> None:
-        """Tap the worker's name, then the operation."""
+        """Tap the worker's name, their demo PIN on the pad and OK, then the operation."""
         self.page.get_by_test_id("worker-option").filter(has_text=full_name(worker)).click()
+        self.enter_pin(PINES[worker["id"]])
+        expect(self.page.get_by_test_id("pin-pad")).to_be_hidden()
         if operacion:
             self.page.get_by_test_id(f"operation-{operacion}").click()
         expect(self.page.get_by_test_id("tag-input")).to_be_focused()
+
+    def enter_pin(self, pin: str) -> None:
+        """Tap ``pin`` on the PIN pad, then OK."""
+        pad = self.page.get_by_test_id("pin-pad")
+        expect(pad).to_be_visible()
+        for digit in pin:
+            pad.get_by_test_id(f"pin-digit-{digit}").click()
+        pad.get_by_test_id("pin-ok").click()
 
     def scan(self, tag: str) -> None:
         """Type the tag on the keyboard and press Enter, as a keyboard-wedge scanner does."""

@@ -22,12 +22,12 @@ NOT_ES5_METHODS = STRING_METHODS | {"find", "findIndex", "flat", "flatMap", "ass
 
 
 class References(HTMLParser):
-    """Collects what a page refers to: script sources, inline scripts, links and images."""
+    """Collects what a page refers to: script sources, inline scripts and styles, links and images."""
 
     def __init__(self) -> None:
         super().__init__()
         self.scripts: list[str] = []
-        self.inline: list[str] = []
+        self.inline: list[str] = []  # inline scripts, style elements and style attributes: the CSP forbids them
         self.urls: list[str] = []
         self._in_script = False
 
@@ -37,6 +37,8 @@ class References(HTMLParser):
             self._in_script = "src" not in attrs
             if "src" in attrs:
                 self.scripts.append(attrs["src"])
+        if tag == "style" or "style" in attrs:
+            self.inline.append(f"<{tag} style>")
         self.urls += [attrs[name] for name in ("src", "href") if attrs.get(name)]
 
     def handle_endtag(self, tag):

@@ -51,6 +51,19 @@ def test_the_worker_list_fits(pages, size, tmp_path):
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_the_pin_pad_fits_without_scrolling(pages, shop, size, tmp_path):
+    station = pages.station(SIZES[size])
+    station.page.get_by_test_id("worker-option").first.click()
+    pad = station.page.get_by_test_id("pin-pad")
+    for key in ("pin-digit-1", "pin-digit-0", "pin-borrar", "pin-ok"):
+        expect(pad.get_by_test_id(key)).to_be_in_viewport(ratio=1)
+    for digit in "12":
+        pad.get_by_test_id(f"pin-digit-{digit}").click()
+    assert_fits(station.page)
+    screenshot(station.page, f"station-pin-{size}.png", tmp_path)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_the_spool_card_and_its_actions_fit_without_scrolling(pages, shop, size, tmp_path):
     tag = shop.spools(estado="DISPONIBLE")[0]["tag_spool"]
     station = pages.station_at(tag, shop.worker("ARMADOR", 1), viewport=SIZES[size])

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
+from app.demo import PINES
+
 from .conftest import full_name, no_feed
 
 pytestmark = pytest.mark.browser
@@ -51,6 +53,9 @@ def test_a_worker_signs_in_by_typing_the_id_and_sees_only_their_operations(pages
     expect(station.page.get_by_test_id("worker-input")).to_be_focused()
 
     station.page.keyboard.type(str(luis["id"]))
+    station.page.keyboard.press("Enter")
+    expect(station.page.get_by_test_id("pin-pad")).to_be_visible()
+    station.page.keyboard.type(PINES[luis["id"]])  # a keyboard types the PIN as well as the pad
     station.page.keyboard.press("Enter")
 
     expect(station.page.get_by_test_id("tag-input")).to_be_visible()

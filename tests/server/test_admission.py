@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import LiveServer
+from tests.server.conftest import OPEN
 from tests.server.test_feed_server import cursor_of, hold, libre, wait_for_waiters
 
 pytestmark = pytest.mark.server
@@ -23,7 +24,8 @@ MAX_WAITERS, CONNECTIONS = 20, 30
 def small_server(tmp_path):
     """A server that holds at most 20 polls in 30 connections."""
     server = LiveServer(
-        tmp_path, env={"ZEUES_MAX_WAITERS": str(MAX_WAITERS), "ZEUES_WORKER_CONNECTIONS": str(CONNECTIONS)}
+        tmp_path,
+        env={**OPEN, "ZEUES_MAX_WAITERS": str(MAX_WAITERS), "ZEUES_WORKER_CONNECTIONS": str(CONNECTIONS)},
     )
     server.load_demo()
     server.start()

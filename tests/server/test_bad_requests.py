@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import LiveServer
+from tests.server.conftest import OPEN
 
 pytestmark = pytest.mark.server
 
@@ -19,7 +20,7 @@ PROBLEM_MEMBERS = {"type", "title", "status", "detail", "code"}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[LiveServer]:
     """One server for the module: refused requests change nothing, and the one command takes its own spool."""
-    live = LiveServer(tmp_path_factory.mktemp("bad-requests"))
+    live = LiveServer(tmp_path_factory.mktemp("bad-requests"), OPEN)
     live.load_demo()
     live.start()
     yield live

@@ -17,6 +17,7 @@ import requests
 
 from tests.conftest import LiveServer, nothing_changed
 from tests.nginx_server import Nginx
+from tests.server.conftest import OPEN
 
 pytestmark = pytest.mark.server
 
@@ -30,7 +31,7 @@ def instances(postgres_server, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("instances")
     # Default poll cadence: what one process learns of another's commands comes from the database's
     # change announcements (LISTEN), not from polling.
-    servers = [LiveServer(tmp, {"ZEUES_WORKERS": "2"}, database_url=url, name=f"instance-{n}") for n in "ab"]
+    servers = [LiveServer(tmp, {"ZEUES_WORKERS": "2", **OPEN}, database_url=url, name=f"instance-{n}") for n in "ab"]
     servers[0].load_demo()
     with psycopg.connect(url, autocommit=True) as office:  # free spools enough for every test here
         office.cursor().executemany(
@@ -219,6 +220,8 @@ def test_nginx_sends_a_request_to_the_other_instance_only_when_that_is_safe(inst
         assert answer.status_code == 503
         assert answer.headers["Content-Type"] == "application/problem+json"
         assert answer.json()["code"] == "SOURCE_UNAVAILABLE" and answer.headers["Retry-After"] == "5"
+        assert (answer.headers["X-Frame-Options"], answer.headers["X-Content-Type-Options"]) == ("DENY", "nosniff")
+        assert answer.headers["Content-Security-Policy"].startswith("default-src 'self'")
         assert tried == [dropper.address]
         assert eventos == []
 
@@ -300,7 +303,7 @@ def test_a_change_made_with_plain_sql_reaches_a_waiter_within_a_second(instances
 def lone(postgres_server, tmp_path):
     """One single-worker instance on a database of its own (its announcements can be cut alone)."""
     url = postgres_server.create_database()
-    server = LiveServer(tmp_path, database_url=url, name="lone")
+    server = LiveServer(tmp_path, OPEN, database_url=url, name="lone")
     server.load_demo()
     server.start()
     yield server

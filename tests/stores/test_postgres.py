@@ -331,7 +331,7 @@ def test_migration_3_adds_holds_to_a_database_with_data_and_old_answers_still_re
         conn.commit()
     store = PostgresStore(empty_url)
     try:
-        assert [m.version for m in store.upgrade()] == [3, 4]
+        assert [m.version for m in store.upgrade()] == [3, 4, 5]
         assert store.motivos() == list(MOTIVOS_POR_DEFECTO)
         [spool] = store.snapshot().spools
         assert (spool.estado, spool.bloqueo_motivo, spool.bloqueo_desde, spool.bloqueo_nota) == (

@@ -519,7 +519,8 @@ def test_sheets_check_reports_missing_and_duplicate_headers(hoja_desordenada):
     for name in ("version", "reparacion_ciclo", *TRACKING_SIN_VERSION):
         assert f"Operaciones: missing header {name}" in problemas
     assert "Metadata: missing tab" in problemas and "Motivos: missing tab" in problemas
-    assert not any(p.startswith("Trabajadores") for p in problemas)
+    # The one column the service writes in Trabajadores (SPEC §11), added by sheets-init.
+    assert [p for p in problemas if p.startswith("Trabajadores")] == ["Trabajadores: missing header pin_hash"]
 
 
 def test_sheets_init_adds_missing_headers_at_the_end_and_creates_metadata(hoja_desordenada, emulator):
@@ -534,6 +535,7 @@ def test_sheets_init_adds_missing_headers_at_the_end_and_creates_metadata(hoja_d
         ["codigo", "descripcion", "activo"],
         *([m.codigo, m.descripcion, "TRUE"] for m in MOTIVOS_POR_DEFECTO),
     ]
+    assert emulator.rows("desordenada", "Trabajadores") == [["ID", "Nombre", "Apellido", "Roles", "Activo", "pin_hash"]]
     # Only the duplicate is left: which armador column is meant is the office's call.
     assert check(hoja_desordenada.layout) == ["Operaciones: header armador is repeated (columns E, G)"]
     assert init(hoja_desordenada.layout) == []

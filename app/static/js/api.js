@@ -22,9 +22,10 @@
     return res.status === 0 || res.status >= 500;
   }
 
-  // accion is TOMAR, PAUSAR, COMPLETAR, BLOQUEAR or DESBLOQUEAR; onRetry(n) tells the page an automatic retry is
-  // under way; done(res) gets the final answer (status 0 if none ever came).
-  function command(accion, body, onRetry, done) {
+  // accion is TOMAR, PAUSAR, COMPLETAR, BLOQUEAR or DESBLOQUEAR; token is the worker's session (null in
+  // open mode); onRetry(n) tells the page an automatic retry is under way; done(res) gets the final
+  // answer (status 0 if none ever came).
+  function command(accion, body, token, onRetry, done) {
     var url = '/api/' + accion.toLowerCase() + '-accion';
     var signature = url + ' ' + JSON.stringify(body);
     var attempt = 0;
@@ -41,6 +42,7 @@
         url: url,
         body: body,
         headers: { 'Idempotency-Key': key },
+        token: token,
         timeoutMs: COMMAND_TIMEOUT_MS
       }, function (res) {
         var wait = Z.http.retryAfterMs(res) || Z.http.backoffMs(attempt, RETRY_BASE_MS, RETRY_CAP_MS);
@@ -65,6 +67,24 @@
     spool: function (tag, done) { get('/api/spools/' + encodeURIComponent(tag), done); },
     spoolsHeldBy: function (workerId, done) {
       get('/api/spools?ocupado_por=' + encodeURIComponent(workerId), done);
+    },
+    // SPEC §11: a session opened with the worker's PIN; its token is kept in memory by the caller.
+    signIn: function (workerId, pin, done) {
+      Z.http.request({ method: 'POST', url: '/api/sesiones', body: { worker_id: workerId, pin: pin } }, done);
+    },
+    // Ends the session on the server; a lost answer is retried, since the token must not outlive
+    // the worker's turn at the tablet.
+    signOut: function (token) {
+      var attempt = 0;
+      function send() {
+        Z.http.request({ method: 'DELETE', url: '/api/sesiones/actual', token: token }, function (res) {
+          if (noAnswer(res) && attempt < AUTO_RETRIES) {
+            attempt += 1;
+            setTimeout(send, Z.http.backoffMs(attempt, RETRY_BASE_MS, RETRY_CAP_MS));
+          }
+        });
+      }
+      send();
     },
     command: command
   };

@@ -232,6 +232,8 @@
         el('span', { 'class': 'count-label' }, [Z.texts.estado(estado)])
       ]));
     });
+    Z.ui.keepToken(Z.ui.byId('station-link'));
+    Z.ui.keepToken(Z.ui.byId('reportes-link'));
     feed = new Z.Feed({
       onChange: render,
       onState: function (connection, info) {

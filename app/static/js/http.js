@@ -4,6 +4,14 @@
 
   var DEFAULT_TIMEOUT_MS = 15000;
 
+  // A read token given in the page's own URL (/board?token=..., SPEC §11: ZEUES_READ_AUTH=token).
+  // It is sent as a header, not in the API's URLs, so it stays out of the server's access log; it
+  // lives in this variable only, like a worker's session token.
+  var pageToken = (function () {
+    var match = /[?&]token=([^&#]*)/.exec(window.location.search);
+    return match ? decodeURIComponent(match[1].replace(/\+/g, ' ')) : null;
+  }());
+
   function parseJson(text) {
     if (!text) { return null; }
     try { return JSON.parse(text); } catch (e) { return null; }
@@ -37,6 +45,8 @@
     for (name in opts.headers || {}) {
       if (opts.headers.hasOwnProperty(name)) { xhr.setRequestHeader(name, opts.headers[name]); }
     }
+    // opts.token: a worker's session for what they do; the page's read token otherwise.
+    if (opts.token || pageToken) { xhr.setRequestHeader('Authorization', 'Bearer ' + (opts.token || pageToken)); }
     xhr.onreadystatechange = function () {
       if (xhr.readyState === 4) { finish(xhr.status !== 0); }
     };
@@ -107,6 +117,7 @@
   }
 
   Z.http = {
+    pageToken: pageToken,
     request: request,
     backoffMs: backoffMs,
     reconnectMs: reconnectMs,

@@ -17,9 +17,20 @@
   var IDLE_SIGN_OUT_MS = 5 * 60 * 1000;
   var SPOOL_REFRESH_CODES = ['SPOOL_OCCUPIED', 'SPOOL_BLOCKED', 'VERSION_CONFLICT', 'INVALID_TRANSITION',
     'NOT_HOLDER'];
+  var PIN_MIN = 4;
+  var PIN_MAX = 8;
 
   var state = {
     workers: null,
+    // 'pin': the worker signs in with their PIN and every command carries the session's token;
+    // 'open': a tap on the name is enough (SPEC §11, the server's ZEUES_AUTH).
+    auth: 'pin',
+    pinWorker: null,
+    pin: '',
+    signingIn: false,
+    // The session's token lives here only: never in localStorage, sessionStorage or a cookie, so
+    // closing the page forgets it and the next person on the tablet starts from the list.
+    token: null,
     worker: null,
     operacion: null,
     tag: null,
@@ -70,6 +81,7 @@
 
   function focusScanField() {
     var field = state.worker ? nodes.tagInput : nodes.workerInput;
+    if (state.pinWorker && !state.worker) { return; }
     if (document.activeElement !== field) { field.focus(); }
   }
 
@@ -84,6 +96,7 @@
       if (res.status === 200 && res.data && res.data.workers) {
         loadingWorkers = false;
         state.workers = res.data.workers;
+        state.auth = res.data.auth === 'open' ? 'open' : 'pin';
         if (workerRetries && !state.worker) { say('info', ''); }
         workerRetries = 0;
         renderWorkers();
@@ -162,7 +175,116 @@
   }
 
   function selectWorker(worker) {
+    if (state.auth === 'open') {
+      enterWork(worker, null);
+    } else if (!worker.tiene_pin) {
+      say('error', Z.texts.problem('PIN_NOT_SET'));
+    } else {
+      askPin(worker);
+    }
+  }
+
+  // ---- PIN ----------------------------------------------------------------------------
+
+  function askPin(worker) {
+    state.pinWorker = worker;
+    state.pin = '';
+    state.signingIn = false;
+    nodes.pinWorker.textContent = Z.texts.fullName(worker) + ' · #' + worker.id;
+    Z.ui.show(nodes.stepWorker, false);
+    Z.ui.show(nodes.stepPin, true);
+    renderPin();
+    say('info', 'Hola, ' + worker.nombre + '. Ingrese su PIN y toque OK.');
+    if (document.activeElement && document.activeElement.blur) { document.activeElement.blur(); }
+    stillHere();
+  }
+
+  function renderPin() {
+    var dots = '';
+    var i;
+    for (i = 0; i < state.pin.length; i += 1) { dots += '\u25CF'; }
+    nodes.pinDots.textContent = dots || '\u00A0';
+    nodes.pinOk.disabled = state.signingIn || state.pin.length < PIN_MIN;
+    nodes.pinBorrar.disabled = state.signingIn || !state.pin.length;
+  }
+
+  function pinDigit(digit) {
+    if (state.signingIn || state.pin.length >= PIN_MAX) { return; }
+    state.pin += digit;
+    renderPin();
+  }
+
+  function pinBorrar() {
+    if (state.signingIn) { return; }
+    state.pin = state.pin.slice(0, -1);
+    renderPin();
+  }
+
+  function pinOk() {
+    var worker = state.pinWorker;
+    var pin = state.pin;
+    if (!worker || state.signingIn || pin.length < PIN_MIN) { return; }
+    // The digits are kept no longer than it takes to send them.
+    state.pin = '';
+    state.signingIn = true;
+    renderPin();
+    say('info', 'Verificando el PIN…');
+    Z.api.signIn(worker.id, pin, function (res) {
+      if (state.pinWorker !== worker) {
+        // The worker went back to the list meanwhile: a session that opened anyway ends at once.
+        if (res.status === 201 && res.data) { Z.api.signOut(res.data.token); }
+        return;
+      }
+      state.signingIn = false;
+      if (res.status === 201 && res.data && res.data.token) {
+        enterWork(res.data.worker || worker, res.data.token);
+        return;
+      }
+      renderPin();
+      pinRefused(res);
+    });
+  }
+
+  function pinRefused(res) {
+    var code = res.data && res.data.code;
+    var wait = Z.http.retryAfterMs(res);
+    if (code === 'TOO_MANY_ATTEMPTS') {
+      say('error', 'Demasiados intentos fallidos. Espere ' + Math.max(1, Math.ceil(wait / 60000)) +
+        ' min e intente de nuevo.');
+    } else if (code === 'PIN_NOT_SET' || code === 'WORKER_INACTIVE') {
+      changeWorker();
+      say('error', Z.texts.problem(code, res.status));
+    } else {
+      say('error', Z.texts.problem(code, res.status));
+    }
+  }
+
+  // A keyboard (or a keypad) types the PIN too: digits, Backspace, Enter.
+  function onPinKey(event) {
+    var code = event.keyCode;
+    if (code >= 48 && code <= 57) {
+      pinDigit(String(code - 48));
+    } else if (code >= 96 && code <= 105) {
+      pinDigit(String(code - 96));
+    } else if (code === 8) {
+      pinBorrar();
+    } else if (code === 13) {
+      pinOk();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  }
+
+  // ---- station ------------------------------------------------------------------------
+
+  // token: the session opened with the worker's PIN (null in open mode).
+  function enterWork(worker, token) {
     var operations = allowedOperations(worker);
+    state.pinWorker = null;
+    state.pin = '';
+    state.token = token;
+    Z.ui.show(nodes.stepPin, false);
     state.worker = worker;
     state.operacion = operations.length === 1 ? operations[0] : null;
     state.tag = null;
@@ -189,7 +311,7 @@
   // Any touch, click or key (a scan included) counts as someone being at the tablet.
   function stillHere() {
     clearTimeout(idleTimer);
-    if (state.worker) { idleTimer = setTimeout(signOutIdle, IDLE_SIGN_OUT_MS); }
+    if (state.worker || state.pinWorker) { idleTimer = setTimeout(signOutIdle, IDLE_SIGN_OUT_MS); }
   }
 
   function signOutIdle() {
@@ -201,7 +323,15 @@
     say('info', 'Sesión cerrada tras 5 minutos sin uso. ¿Quién es usted?');
   }
 
+  // Back to the list; the session ends on the server too (the idle sign-out included), so the
+  // token is worth nothing even to someone who copied it.
   function changeWorker() {
+    if (state.token) { Z.api.signOut(state.token); }
+    state.token = null;
+    state.pinWorker = null;
+    state.pin = '';
+    state.signingIn = false;
+    Z.ui.show(nodes.stepPin, false);
     state.worker = null;
     state.operacion = null;
     state.tag = null;
@@ -563,7 +693,7 @@
     renderCard();
     renderMine();
     say('info', 'Enviando ' + Z.texts.accion(accion) + '…');
-    Z.api.command(accion, body, function (attempt) {
+    Z.api.command(accion, body, state.token, function (attempt) {
       say('info', 'Sin respuesta del servidor. Reintentando (' + attempt + ')…');
     }, function (res) {
       state.busy = false;
@@ -582,6 +712,13 @@
   function failed(res, accion, body) {
     var problem = res.data || {};
     var code = problem.code;
+    if (res.status === 401) {
+      // Expired, signed out elsewhere, or a new PIN: only the worker can open a new session.
+      state.token = null;
+      changeWorker();
+      say('error', Z.texts.problem('UNAUTHENTICATED'));
+      return;
+    }
     if (res.status === 0) {
       // The server may have applied it: the same tap is safe because it reuses its key.
       say('error', 'Sin respuesta del servidor: puede que no se haya guardado. Revise el Wi-Fi y toque ' +
@@ -660,6 +797,10 @@
     var target = event.target;
     var code = event.keyCode;
     var printable = (code >= 48 && code <= 90) || (code >= 96 && code <= 111) || (code >= 186 && code <= 222);
+    if (state.pinWorker && !state.worker) {
+      onPinKey(event);
+      return;
+    }
     if (!printable || event.ctrlKey || event.altKey || event.metaKey) { return; }
     if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA')) { return; }
     focusScanField();
@@ -672,6 +813,11 @@
       who: Z.ui.byId('who'),
       changeWorker: Z.ui.byId('change-worker'),
       stepWorker: Z.ui.byId('step-worker'),
+      stepPin: Z.ui.byId('step-pin'),
+      pinWorker: Z.ui.byId('pin-worker'),
+      pinDots: Z.ui.byId('pin-dots'),
+      pinOk: Z.ui.byId('pin-ok'),
+      pinBorrar: Z.ui.byId('pin-borrar'),
       stepWork: Z.ui.byId('step-work'),
       workerInput: Z.ui.byId('worker-input'),
       workerList: Z.ui.byId('worker-list'),
@@ -686,6 +832,13 @@
       nodes.operations[op] = button;
       button.addEventListener('click', function () { selectOperation(op); });
     });
+    Array.prototype.forEach.call(document.querySelectorAll('#pin-pad [data-digit]'), function (key) {
+      key.addEventListener('click', function () { pinDigit(key.getAttribute('data-digit')); });
+    });
+    nodes.pinOk.addEventListener('click', pinOk);
+    nodes.pinBorrar.addEventListener('click', pinBorrar);
+    Z.ui.byId('pin-back').addEventListener('click', changeWorker);
+    Z.ui.keepToken(Z.ui.byId('board-link'));
     Z.ui.byId('worker-form').addEventListener('submit', onWorkerForm);
     Z.ui.byId('tag-form').addEventListener('submit', onTagForm);
     nodes.changeWorker.addEventListener('click', changeWorker);

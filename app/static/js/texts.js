@@ -70,6 +70,11 @@
     IDEMPOTENCY_KEY_REUSED: 'No se pudo repetir la acción. Tóquela de nuevo.',
     PAYLOAD_TOO_LARGE: 'Datos demasiado largos. Revise el código escaneado.',
     SOURCE_UNAVAILABLE: 'La planilla no responde. Intente de nuevo en unos segundos.',
+    UNAUTHENTICATED: 'Su sesión terminó. Toque su nombre e ingrese su PIN de nuevo.',
+    INVALID_CREDENTIALS: 'PIN incorrecto. Intente de nuevo.',
+    FORBIDDEN: 'No tiene permiso para esta acción. Avise al supervisor.',
+    TOO_MANY_ATTEMPTS: 'Demasiados intentos fallidos. Espere unos minutos e intente de nuevo.',
+    PIN_NOT_SET: 'Usted todavía no tiene PIN. Pida uno a su supervisor.',
     INTERNAL: 'Error del servidor. Intente de nuevo o avise al supervisor.',
     NETWORK: 'Sin conexión con el servidor. Revise el Wi-Fi y toque de nuevo.'
   };

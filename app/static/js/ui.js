@@ -27,8 +27,22 @@
     return document.getElementById(id);
   }
 
+  // The hidden attribute, not an inline style: the pages' Content-Security-Policy allows no style
+  // attribute in the HTML, and their first state is written with it.
   function show(node, visible) {
-    node.style.display = visible ? '' : 'none';
+    if (visible) {
+      node.removeAttribute('hidden');
+    } else {
+      node.setAttribute('hidden', '');
+    }
+  }
+
+  // A link to the other page keeps the page's read token (?token=, SPEC §11), so a board opened
+  // with one can reach the station and back.
+  function keepToken(link) {
+    if (Z.http.pageToken) {
+      link.setAttribute('href', link.getAttribute('href') + '?token=' + encodeURIComponent(Z.http.pageToken));
+    }
   }
 
   // A span that keeps saying how long ago `iso` was; see tickElapsed.
@@ -63,6 +77,7 @@
     clear: clear,
     byId: byId,
     show: show,
+    keepToken: keepToken,
     elapsed: elapsed,
     tickElapsed: tickElapsed,
     estadoBadge: estadoBadge,

@@ -11,7 +11,7 @@ from typing import Any
 
 from gspread.utils import rowcol_to_a1
 
-from ...domain.model import EVENT_FIELDS, MOTIVO_FIELDS, TRABAJADOR_FIELDS
+from ...domain.model import EVENT_FIELDS, MOTIVO_FIELDS, PIN_HASH_FIELD, TRABAJADOR_FIELDS
 from ..rows import OPERACIONES_HEADERS, HeaderProblem, fold, locate
 from .client import RequestRefused, SheetsClient, SheetsLayoutError
 
@@ -19,7 +19,7 @@ OPERACIONES, TRABAJADORES, METADATA, MOTIVOS = "Operaciones", "Trabajadores", "M
 #: The headers the service needs in each tab; every other column is the office's and is never written.
 HEADERS: dict[str, tuple[str, ...]] = {
     OPERACIONES: OPERACIONES_HEADERS,
-    TRABAJADORES: TRABAJADOR_FIELDS,
+    TRABAJADORES: (*TRABAJADOR_FIELDS, PIN_HASH_FIELD),  # pin_hash: written by the service (SPEC §11)
     METADATA: EVENT_FIELDS,
     MOTIVOS: MOTIVO_FIELDS,
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...domain.errors import SourceUnavailable
 from ...domain.machine import IDEMPOTENCY_KEY, REQUEST_HASH, VERSION, Decision
-from ...domain.model import EVENT_FIELDS, Event, Motivo, Spool, Worker
+from ...domain.model import EVENT_FIELDS, PIN_HASH_FIELD, Event, Motivo, Spool, Worker
 from ..base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
 from ..rows import (
     TAG_HEADER,
@@ -487,9 +487,47 @@ class SheetsStore(Store):
             spool = self._spools.get(event.tag_spool) or Spool(event.tag_spool)
         return IdempotencyRecord(key, str(event.metadata_json.get(REQUEST_HASH, "")), event, spool)
 
+    def set_pin_hash(self, worker_id: int, pin_hash: str | None) -> bool:
+        """Write the worker's ``pin_hash`` cell: one fresh read of Trabajadores finds the worker's row
+        (the office sorts this tab too), one ``updateCells`` writes the hash as a literal string.
+
+        A sort landing between the read and the write would put the hash on another worker's row:
+        harmless, because a PIN hash is bound to its worker's id (``auth.hash_pin``), so it opens
+        nobody's session there (that worker is asked for a new PIN).
+        """
+        (values,) = self.layout.read(lambda: [self.layout.tab(TRABAJADORES).a1()])
+        with self._lock:
+            self._read_trabajadores(values)
+            columns = self.layout.columns(TRABAJADORES) or {}
+            worker = self._workers.get(worker_id)
+        if worker is None:
+            return False
+        row = max(i for i, cells in enumerate(values[1:], start=1) if _worker_id(cells, columns) == worker_id)
+        tab = self.layout.tab(TRABAJADORES)
+        write = {
+            "updateCells": {
+                "start": {"sheetId": tab.sheet_id, "rowIndex": row, "columnIndex": columns[PIN_HASH_FIELD]},
+                "rows": [{"values": [string_cell(pin_hash)]}],
+                "fields": "userEnteredValue",
+            }
+        }
+        # Writing the same cell again is harmless: a lost answer is simply sent again.
+        self.client.batch_update(lambda: {"requests": [write]}, applied=lambda: False)
+        with self._lock:
+            self._workers[worker_id] = dataclasses.replace(worker, pin_hash=pin_hash)
+        return True
+
     def check(self) -> list[str]:
         """Problems that stop the service (see ``admin.check``)."""
         return admin.check(self.layout)
+
+
+def _worker_id(cells: Sequence[Any], columns: dict[str, int]) -> int | None:
+    """The id on a Trabajadores row, read as ``_read_trabajadores`` reads it (its last row of an id wins)."""
+    try:
+        return worker_from_row({name: cell(cells, column) for name, column in columns.items()}).id
+    except ValueError:
+        return None
 
 
 def _runs(columns: list[tuple[str, int]]) -> list[tuple[int, list[str]]]:
