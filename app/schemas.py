@@ -48,13 +48,26 @@ class JsonInteger(fields.Integer):
         return value
 
 
+# A worker id fits every store's column (PostgreSQL's integer is the narrowest): a larger one is no
+# worker's, and is refused at the door (422) instead of failing deep in a store.
+WORKER_ID_MAX = 2**31 - 1
+
+
+def worker_id_field(**kwargs: Any) -> JsonInteger:
+    """A worker id in a body: a JSON integer from 0 (the system) to ``WORKER_ID_MAX``."""
+    return JsonInteger(
+        validate=validate.Range(0, WORKER_ID_MAX, error="Debe ser un número de trabajador entre {min} y {max}."),
+        **kwargs,
+    )
+
+
 def _enum(enum_cls: type, **kwargs: Any) -> fields.String:
     return fields.String(validate=validate.OneOf([str(m) for m in enum_cls]), **kwargs)
 
 
 def acting_worker_id() -> JsonInteger:
     """The ``worker_id`` of a command body: who acts (SPEC §11)."""
-    return JsonInteger(
+    return worker_id_field(
         metadata={
             "example": 1,
             "description": "The worker who acts. With a worker's session it may be left out (the session's "
@@ -287,7 +300,7 @@ def _pin(**kwargs: Any) -> fields.String:
 class SesionSchema(Schema):
     """Body of ``POST /api/sesiones``: a worker and their PIN."""
 
-    worker_id = JsonInteger(required=True)
+    worker_id = worker_id_field(required=True)
     pin = _pin(required=True)
 
     class Meta:

@@ -23,7 +23,7 @@ def list_workers(_query):
     return {"workers": workers, "auth": current_app.config["AUTH"]}
 
 
-@blp.route("/workers/<int:worker_id>/pin", methods=["PUT"])
+@blp.route("/workers/<int(max=2147483647):worker_id>/pin", methods=["PUT"])
 @access.supervise
 @blp.arguments(PinSchema)
 @blp.response(204)

@@ -107,3 +107,13 @@ def test_estado_may_repeat_and_means_any_of_them(client):
     assert {s["estado"] for s in listed} == {"DISPONIBLE", "APROBADO"}
     every = client.get("/api/spools").json["spools"]
     assert len(listed) == sum(s["estado"] in ("DISPONIBLE", "APROBADO") for s in every) == 13
+
+
+@pytest.mark.parametrize("worker_id", [2**31, 2**70, -1])
+def test_a_worker_id_no_store_could_hold_is_refused_at_the_door(client, worker_id):
+    # Was a 500 (an integer too large for SQLite) when it reached the sign-in's attempt counter.
+    for path, body in [
+        ("/api/sesiones", {"worker_id": worker_id, "pin": "1234"}),
+        ("/api/tomar-accion", {"tag_spool": "MK-1", "worker_id": worker_id, "operacion": "ARM"}),
+    ]:
+        assert problem(client.post(path, json=body), 422, "VALIDATION_ERROR")["errors"]["json"]["worker_id"]
