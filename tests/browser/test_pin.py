@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from app.demo import PINES
 from tests.conftest import LiveServer
-from tests.server.test_auth_server import flask_cli, new_token
+from tests.server.test_auth_server import call, flask_cli, new_token
 
 from .conftest import Pages, Station, full_name
 
@@ -159,6 +159,7 @@ def test_with_read_tokens_the_board_runs_from_the_token_in_its_url(browser, tmp_
     pages = Pages(browser, server.url)
     try:
         token = new_token(server, "pantalla", "read")
+        kiosk = new_token(server, "kiosco", "command", "read")
         board = pages.open(f"/board?token={token}")
         expect(board.get_by_test_id("connection")).to_have_attribute("data-state", "online")
         expect(board.get_by_test_id("board-row").first).to_be_visible()
@@ -167,7 +168,17 @@ def test_with_read_tokens_the_board_runs_from_the_token_in_its_url(browser, tmp_
         expect(station.get_by_test_id("worker-option").first).to_be_visible()
         revoked = flask_cli(server, "tokens", "revoke", "pantalla")
         assert revoked.returncode == 0
-        expect(board.get_by_test_id("connection")).to_have_attribute("data-state", "offline", timeout=40_000)
+        # A change ends the board's held poll at once; its next poll carries the revoked token.
+        libre = call(server, "GET", "/spools", kiosk, params={"estado": "DISPONIBLE"}).json()["spools"][0]
+        tomado = call(
+            server,
+            "POST",
+            "/tomar-accion",
+            kiosk,
+            json={"tag_spool": libre["tag_spool"], "worker_id": 1, "operacion": "ARM"},
+        )
+        assert tomado.status_code == 200, tomado.text
+        expect(board.get_by_test_id("connection")).to_have_attribute("data-state", "offline")
     finally:
         pages.close()
         server.stop()
