@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -161,10 +162,24 @@ class SqliteStore(Store):
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         # WAL lets readers (other workers, the CLI) run beside the writer; synchronous=FULL
         # fsyncs the WAL at every commit, so an answered command survives a power cut.
-        conn.execute("PRAGMA journal_mode = WAL")
+        self._switch_to_wal(conn)
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (it stays so). On a file in the old rollback mode, processes opening it
+        together race for the switch, and SQLite answers "locked" at once instead of calling the busy
+        handler (waiting could deadlock there): try again until the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)  # another process is switching the file right now
 
     def _upgrade(self) -> None:
         """Bring a file made by an older release up to date in place: the hold columns, the Motivos
