@@ -166,6 +166,17 @@ def test_with_read_tokens_the_board_runs_from_the_token_in_its_url(browser, tmp_
         link = board.locator("#station-link").get_attribute("href")
         station = pages.open(link)
         expect(station.get_by_test_id("worker-option").first).to_be_visible()
+        # The reports read with it too, keep it in their own URL, and their CSV is saved with it:
+        # a plain link could not carry the header.
+        reportes = pages.open(f"/reportes?token={token}")
+        expect(reportes.get_by_test_id("reportes-estado")).to_have_attribute("data-state", "listo")
+        assert f"token={token}" in reportes.url
+        with reportes.expect_download() as descarga:
+            reportes.get_by_test_id("csv-resumen").click()
+        assert descarga.value.suggested_filename.endswith(".csv")
+        with open(descarga.value.path(), "rb") as saved:
+            assert saved.readline() == "\ufeffseccion,clave,indicador,valor\r\n".encode()
+        expect(reportes.get_by_test_id("reportes-estado")).to_have_attribute("data-state", "listo")
         revoked = flask_cli(server, "tokens", "revoke", "pantalla")
         assert revoked.returncode == 0
         # A change ends the board's held poll at once; its next poll carries the revoked token.
@@ -187,4 +198,5 @@ def test_with_read_tokens_the_board_runs_from_the_token_in_its_url(browser, tmp_
     assert [url for url in pages.requested if token in url] == [
         f"{server.url}/board?token={token}",
         f"{server.url}{link}",
+        f"{server.url}/reportes?token={token}",
     ]

@@ -34,13 +34,15 @@
       done({
         status: status,
         network: status === 0,
-        data: status ? parseJson(xhr.responseText) : null,
+        // opts.blob: the answer's bytes as they came (a CSV to save keeps its BOM); JSON otherwise.
+        data: status ? (opts.blob ? xhr.response : parseJson(xhr.responseText)) : null,
         header: function (header) { return status ? xhr.getResponseHeader(header) : null; }
       });
     }
 
     xhr.open(opts.method || 'GET', opts.url, true);
-    xhr.setRequestHeader('Accept', 'application/json');
+    if (opts.blob) { xhr.responseType = 'blob'; }
+    xhr.setRequestHeader('Accept', opts.accept || 'application/json');
     if (opts.body !== undefined) { xhr.setRequestHeader('Content-Type', 'application/json'); }
     for (name in opts.headers || {}) {
       if (opts.headers.hasOwnProperty(name)) { xhr.setRequestHeader(name, opts.headers[name]); }

@@ -348,7 +348,9 @@
     nodos.csvResumen.setAttribute('href', '/api/reportes/resumen' + q + '&formato=csv');
     nodos.csvTrabajadores.setAttribute('href', '/api/reportes/trabajadores' + q + '&formato=csv');
     if (window.history && window.history.replaceState) {
-      window.history.replaceState(null, '', '/reportes' + q);
+      // A page opened with a read token (?token=, SPEC §11) keeps it, so a reload still reads.
+      window.history.replaceState(null, '', '/reportes' + q + (Z.http.pageToken ?
+        '&token=' + encodeURIComponent(Z.http.pageToken) : ''));
     }
     tablaOperaciones(resumen);
     chartCompletadas(resumen);
@@ -408,6 +410,31 @@
     });
   }
 
+  // With read tokens (ZEUES_READ_AUTH=token) a plain link to a CSV would go without the token, which
+  // travels in a header only (http.js): the page fetches the file itself and hands it to the browser
+  // to save, under the name the server gives it.
+  function descargaConToken(link) {
+    link.addEventListener('click', function (event) {
+      var url = link.getAttribute('href');
+      event.preventDefault();
+      estado('cargando', 'Preparando el archivo…');
+      Z.http.request({ url: url, blob: true, accept: 'text/csv', timeoutMs: REPORT_TIMEOUT_MS }, function (res) {
+        var nombre = /filename="([^"]+)"/.exec(res.header('Content-Disposition') || '');
+        var guardar;
+        if (res.status !== 200 || !res.data) {
+          estado('error', Z.texts.problem(null, res.status));
+          return;
+        }
+        guardar = el('a', { 'href': window.URL.createObjectURL(res.data), 'download': nombre ? nombre[1] : 'zeues.csv' });
+        document.body.appendChild(guardar);
+        guardar.click();
+        document.body.removeChild(guardar);
+        setTimeout(function () { window.URL.revokeObjectURL(guardar.href); }, 0);
+        estado('listo', 'Archivo descargado.');
+      });
+    });
+  }
+
   function start() {
     var atajos;
     var i;
@@ -436,6 +463,10 @@
       atajos[i].addEventListener('click', function () { atajo(parseInt(this.getAttribute('data-dias'), 10)); });
     }
     Z.ui.byId('imprimir').addEventListener('click', function () { window.print(); });
+    if (Z.http.pageToken) {
+      descargaConToken(nodos.csvResumen);
+      descargaConToken(nodos.csvTrabajadores);
+    }
     window.addEventListener('resize', redibujar);
     Z.ui.byId('spool-form').addEventListener('submit', function (event) {
       var tag = Z.ui.byId('spool-tag').value.replace(/^\s+|\s+$/g, '');
