@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from ..domain.model import (
     Worker,
     parse_roles,
 )
-from ..offload import SerialThread
+from ..offload import GroupCommit, SerialThread
 from .base import DuplicateIdempotencyKey, IdempotencyRecord, Snapshot, StaleWrite, Store
 
 SCHEMA = """
@@ -148,7 +148,11 @@ class SqliteStore(Store):
         # Commands commit on a connection of their own, on a native thread under gevent: a COMMIT's
         # fsync (and a WAL checkpoint now and then) waits there while the loop serves other requests.
         # An in-memory database exists only in its one connection, which then writes too.
+        # Commands that arrive while a commit is on the disk go together in the next transaction.
         self._writes = SerialThread() if path != ":memory:" else None
+        self._group: GroupCommit[Decision] | None = (
+            GroupCommit(self._commit_batch, self._writes.call) if self._writes is not None else None
+        )
         self._writer: sqlite3.Connection | None = None
         # Workers cached under the trabajadores counter (see workers()).
         self._workers: dict[int, Worker] | None = None
@@ -242,24 +246,38 @@ class SqliteStore(Store):
 
     def commit(self, decision: Decision) -> None:
         """Conditional update on ``version`` + event insert (+ idempotency record), one transaction."""
-        if self._writes is None:
+        if self._group is None:
             with self._transaction("IMMEDIATE") as db:
                 self._write(db, decision)
         else:
-            self._writes.call(self._commit_on_writer, decision)
+            self._group.submit(decision)
 
-    def _commit_on_writer(self, decision: Decision) -> None:
-        """On the writer's thread: the command's transaction on the writer's connection."""
+    def _commit_batch(self, decisions: Sequence[Decision]) -> list[BaseException | None]:
+        """On the writer's thread: the commands that queued up meanwhile, in one transaction (one fsync
+        for all of them), each under a savepoint of its own, so one that lost its race (StaleWrite) or
+        repeats a key rolls back alone. Should the transaction itself fail, none is written."""
         if self._writer is None:
             self._writer = self._connect()
         db = self._writer
+        outcomes: list[BaseException | None] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            self._write(db, decision)
+            for decision in decisions:
+                db.execute("SAVEPOINT command")
+                try:
+                    self._write(db, decision)
+                except Exception as exc:
+                    db.execute("ROLLBACK TO command")  # raises, failing the batch, if SQLite ended it
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+                db.execute("RELEASE command")
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
+        return outcomes
 
     def _write(self, db: sqlite3.Connection, decision: Decision) -> None:
         """The statements of one command, inside the caller's transaction."""
