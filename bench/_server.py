@@ -73,12 +73,20 @@ def request_json(port: int, method: str, path: str, body: Any = None, timeout: f
 
 class Server:
     """``gunicorn -c gunicorn.conf.py wsgi:app`` on the SQLite file ``db``, as the README runs it,
-    bound to a free loopback port."""
+    bound to a free loopback port. Commands go without credentials (``ZEUES_AUTH=open``) unless
+    ``extra_env`` says otherwise: these benchmarks measure the stores and the feed; what a worker's
+    session adds is ``bench/commands.py --auth open pin``'s question."""
 
     def __init__(self, db: Path, log: Path, extra_env: dict[str, str] | None = None, ready_s: float = 30) -> None:
         self.port = free_port()
         self.log = log
-        env = {**os.environ, "ZEUES_DB": str(db), "ZEUES_BIND": f"127.0.0.1:{self.port}", **(extra_env or {})}
+        env = {
+            **os.environ,
+            "ZEUES_DB": str(db),
+            "ZEUES_BIND": f"127.0.0.1:{self.port}",
+            "ZEUES_AUTH": "open",
+            **(extra_env or {}),
+        }
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
