@@ -161,7 +161,9 @@ class Planta:
         )
         for instante, worker_id in liberaciones:
             tag_spool, op, resta = self.olvidados[worker_id]
-            self.actuar(Accion.PAUSAR, op, tag_spool, self.rng.choice(supervisores), instante)
+            self.actuar(
+                Accion.PAUSAR, op, tag_spool, self.rng.choice(supervisores), instante, motivo="Quedó tomado de la noche"
+            )
             self.propio[worker_id] = (tag_spool, op, resta)
         self.olvidados.clear()
         self.llegan(self.rng.randint(SPOOLS_POR_DIA - 6, SPOOLS_POR_DIA + 6))

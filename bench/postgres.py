@@ -301,9 +301,8 @@ def part_big(args: argparse.Namespace, pg: PostgresServer, tmp: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Start the cluster, run the parts asked for, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "parts", nargs="*", choices=["commands", "release", "big"], default=["commands", "release", "big"]
-    )
+    parts = ["commands", "release", "big"]
+    parser.add_argument("parts", nargs="*", choices=parts, help="the parts to run (default: all three)")
     parser.add_argument("--levels", type=int, nargs="+", default=[10, 50], help="clients per level (default: 10 50)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
@@ -313,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big-events", type=int, default=1_000_000)
     parser.add_argument("--big-requests", type=int, default=200)
     args = parser.parse_args(argv)
+    args.parts = args.parts or parts  # argparse checks a list default against the choices as one value
     print("\n".join(machine_lines()))
     pg = PostgresServer(durable=True)
     pg.start()

@@ -397,3 +397,28 @@ def test_a_long_log_is_digested_in_pauses_with_the_same_figures():
     assert len(pausas) > 3
     assert con_pausas == reports.resumen(reports.analizar(events), [], rango, UTC, ahora)
     assert con_pausas["operaciones"][0]["completadas"] == 1500
+
+
+def test_the_benchmarks_plant_year_is_a_log_the_domain_accepts(tmp_path):
+    """bench/reports.py's year of a plant, a few days of it: every event decided by the domain's current
+    rules (a supervisor's morning release names its reason), so the benchmark keeps running."""
+    import sys
+
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import plant_year
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    from app.stores.sqlite import SqliteStore
+
+    plant_year.generar(tmp_path / "year.sqlite3", eventos=4000)
+    store = SqliteStore(str(tmp_path / "year.sqlite3"))
+    try:
+        log = list(store.all_events())
+    finally:
+        store.close()
+    assert len(log) == 4000
+    releases = [e for e in log if e.metadata_json.get("supervisor")]
+    assert releases and all(e.metadata_json["motivo"] for e in releases)
