@@ -33,20 +33,30 @@ class HeldAnswer(Response):
         self.wait = wait
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Held:
-        return Held(self, environ, start_response)
+        # Only what the answer needs outlives this call: not this response, its Headers or the environ.
+        return Held(self.wait, self.status, self.headers.to_wsgi_list(), start_response)
 
 
 class Held:
     """The body of a held poll, as the server iterates it: wait, then answer. WSGI lets an application
     call start_response from inside its body iterator, as long as it is before the first chunk: the
-    status and Content-Length are known only after the wait."""
+    status and Content-Length are known only after the wait. Thousands are held at once: slots, and
+    nothing else kept."""
 
-    def __init__(self, response: HeldAnswer, environ: dict[str, Any], start_response: Callable[..., Any]) -> None:
-        self.response, self.environ, self.start_response = response, environ, start_response
+    __slots__ = ("_headers", "start_response", "status", "wait")
+
+    def __init__(
+        self,
+        wait: Callable[[], Answer],
+        status: str,
+        headers: list[tuple[str, str]],
+        start_response: Callable[..., Any],
+    ) -> None:
+        self.wait, self.status, self._headers, self.start_response = wait, status, headers, start_response
 
     def headers(self, answer: Answer) -> list[tuple[str, str]]:
         """The answer's headers: the view's (and the app's after_request), and its length."""
-        headers = [*self.response.headers.to_wsgi_list(), ("Content-Length", str(len(answer.json())))]
+        headers = [*self._headers, ("Content-Length", str(len(answer.json())))]
         if answer.turned_away:
             # A client turned away at the waiter limit would keep its idle keep-alive connection for the
             # seconds it waits, and thousands of them would fill the worker's connections as holds do.
@@ -55,8 +65,8 @@ class Held:
         return headers
 
     def __iter__(self) -> Iterator[bytes]:
-        answer = self.response.wait()
-        self.start_response(self.response.status, self.headers(answer))
+        answer = self.wait()
+        self.start_response(self.status, self.headers(answer))
         yield answer.json()
 
 
@@ -87,9 +97,9 @@ def send_released_whole(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
         ).lower()
         if not isinstance(result, Held) or sock is None or not keep_alive:
             return result
-        answer = result.response.wait()  # Flask is done with the request: only this frame is held
+        answer = result.wait()  # Flask is done with the request: only this frame is held
         if answer.turned_away:
-            result.start_response(result.response.status, result.headers(answer))
+            result.start_response(result.status, result.headers(answer))
             return [answer.json()]
         sock.sendall(_whole(answer, result))
         # The answer is complete (Content-Length): gunicorn reads the connection's next request.
@@ -102,7 +112,7 @@ def send_released_whole(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
 
 def _whole(answer: Answer, held: Held) -> bytes:
     """The whole HTTP answer, kept on the answer for every waiter that gets it within the same second."""
-    head = (held.response.status, http_date(), *held.headers(answer))
+    head = (held.status, http_date(), *held.headers(answer))
     if answer.http is not None and answer.http_head == head:
         return answer.http
     lines = [f"HTTP/1.1 {head[0]}", f"Date: {head[1]}", "Connection: keep-alive"]
