@@ -150,7 +150,7 @@ def post_worker_init(worker):
     from app.feed import serve_in_gunicorn_worker
     from app.stores import verify_at_start
 
-    verify_at_start(worker.wsgi.extensions["zeues"].store)
+    verify_at_start(worker.flask_app.extensions["zeues"].store)
     serve_in_gunicorn_worker(worker)
     # Every worker watches the clock: each spool is still released once (CommandService.cerrar_turno).
-    worker.wsgi.extensions["zeues"].turnos.start()
+    worker.flask_app.extensions["zeues"].turnos.start()

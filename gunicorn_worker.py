@@ -101,8 +101,11 @@ class ProblemJsonWorker(GeventWorker):
         """Load the app, send its answers in one piece, and let it end a connection with a
         ``Connection: close`` answer (the change feed does so for a poll it has no room to hold)."""
         super().load_wsgi()
-        # Flask's middleware slot: the app object itself stays what post_worker_init reads.
-        self.wsgi.wsgi_app = _serving(self.wsgi.wsgi_app)
+        # The Flask app, which post_worker_init reads (its extensions); gunicorn calls self.wsgi for every
+        # request, now the app's WSGI function itself: calling the Flask object would cost a C frame in
+        # every greenlet, and thousands of long polls each keep theirs while they wait.
+        self.flask_app = self.wsgi
+        self.wsgi = _serving(self.flask_app.wsgi_app)
 
     def init_process(self) -> None:
         """Boot as gunicorn does; a refused start prints its one line and halts the master."""

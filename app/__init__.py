@@ -10,7 +10,7 @@ from . import access, cli, config, errors, request_body
 from .auth import Auth, AuthSettings
 from .extensions import Zeues, api
 from .feed import Feed, FeedSettings, Poller
-from .security import SecurityHeaders
+from .security import with_security_headers
 from .service import CommandService
 from .stores import open_credentials, open_store
 from .turnos import FinDeTurno
@@ -45,5 +45,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.wsgi_app = changes.send_released_whole(app.wsgi_app)  # type: ignore[method-assign]
     cli.init_app(app)
-    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = with_security_headers(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -620,7 +620,7 @@ class Poller:
 def serve_in_gunicorn_worker(worker: Any) -> None:
     """From gunicorn's ``post_worker_init``: start this worker's poller, and on SIGTERM answer the
     held requests before gunicorn's graceful shutdown waits for them."""
-    zeues = worker.wsgi.extensions["zeues"]
+    zeues = worker.flask_app.extensions["zeues"]
     zeues.poller.start()
     gunicorn_handler = signal.getsignal(signal.SIGTERM)
 

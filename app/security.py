@@ -20,19 +20,20 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 )
 
 
-class SecurityHeaders:
+def with_security_headers(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
     """WSGI middleware adding ``SECURITY_HEADERS`` to every answer, including those sent after a long
-    poll's hold and Flask's own error pages."""
+    poll's hold and Flask's own error pages.
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
-        self.app = app
+    A closure rather than a class with ``__call__``: Python runs a call to a plain function in the same
+    C frame, while calling an object goes through C and back, and that C frame is part of what each
+    greenlet keeps while thousands of long polls wait beneath it."""
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """Call the app with a ``start_response`` that adds the headers."""
-
+    def secured(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             headers = [*headers, *SECURITY_HEADERS]
             # exc_info is passed on only when given: some servers' start_response takes two arguments.
             return start_response(status, headers) if exc_info is None else start_response(status, headers, exc_info)
 
-        return self.app(environ, start)
+        return app(environ, start)
+
+    return secured

@@ -196,16 +196,17 @@ def wait_until_notify(*instances: Instance, within: float = 20) -> None:
 
 
 def seed_big(url: str, spools: int, events: int) -> None:
-    """``spools`` spools in every state of the flow and ``events`` events spread over them, in SQL."""
+    """``spools`` spools in every state of the flow and ``events`` events spread over them, in SQL (``%%``:
+    a literal ``%`` beside psycopg's placeholders)."""
     seed_postgres(url, 10, 4)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             """
             INSERT INTO operaciones (tag_spool, version, armador, fecha_armado, soldador, fecha_soldadura)
-            SELECT format('BG-%s-CW-%s-%s', 2000 + n / 1000, 40000 + n % 1000, lpad((n % 12 + 1)::text, 3, '0')),
+            SELECT format('BG-%%s-CW-%%s-%%s', 2000 + n / 1000, 40000 + n %% 1000, lpad((n %% 12 + 1)::text, 3, '0')),
                    md5(n::text),
-                   CASE WHEN n % 3 > 0 THEN 1 END, CASE WHEN n % 3 > 0 THEN '2026-05-04' END,
-                   CASE WHEN n % 3 = 2 THEN 5 END, CASE WHEN n % 3 = 2 THEN '2026-05-05' END
+                   CASE WHEN n %% 3 > 0 THEN 1 END, CASE WHEN n %% 3 > 0 THEN '2026-05-04' END,
+                   CASE WHEN n %% 3 = 2 THEN 5 END, CASE WHEN n %% 3 = 2 THEN '2026-05-05' END
             FROM generate_series(1, %s) AS n
             """,
             (spools,),
@@ -215,11 +216,11 @@ def seed_big(url: str, spools: int, events: int) -> None:
             INSERT INTO metadata (id, timestamp, evento_tipo, tag_spool, worker_id, worker_nombre, operacion,
                                   accion, fecha_operacion, metadata_json)
             SELECT gen_random_uuid()::text, '2026-05-04T10:00:00Z',
-                   CASE WHEN e % 2 = 0 THEN 'TOMAR_ARM' ELSE 'PAUSAR_ARM' END,
-                   format('BG-%s-CW-%s-%s', 2000 + s / 1000, 40000 + s % 1000, lpad((s % 12 + 1)::text, 3, '0')),
-                   1, 'Juan Pérez', 'ARM', CASE WHEN e % 2 = 0 THEN 'TOMAR' ELSE 'PAUSAR' END, '2026-05-04',
+                   CASE WHEN e %% 2 = 0 THEN 'TOMAR_ARM' ELSE 'PAUSAR_ARM' END,
+                   format('BG-%%s-CW-%%s-%%s', 2000 + s / 1000, 40000 + s %% 1000, lpad((s %% 12 + 1)::text, 3, '0')),
+                   1, 'Juan Pérez', 'ARM', CASE WHEN e %% 2 = 0 THEN 'TOMAR' ELSE 'PAUSAR' END, '2026-05-04',
                    json_build_object('version', md5(e::text))
-            FROM generate_series(1, %s) AS e, LATERAL (SELECT 1 + (e * 7919) % %s AS s) AS pick
+            FROM generate_series(1, %s) AS e, LATERAL (SELECT 1 + (e * 7919) %% %s AS s) AS pick
             """,
             (events, spools),
         )
