@@ -220,7 +220,7 @@ def seed_big(url: str, spools: int, events: int) -> None:
                    format('BG-%%s-CW-%%s-%%s', 2000 + s / 1000, 40000 + s %% 1000, lpad((s %% 12 + 1)::text, 3, '0')),
                    1, 'Juan Pérez', 'ARM', CASE WHEN e %% 2 = 0 THEN 'TOMAR' ELSE 'PAUSAR' END, '2026-05-04',
                    json_build_object('version', md5(e::text))
-            FROM generate_series(1, %s) AS e, LATERAL (SELECT 1 + (e * 7919) %% %s AS s) AS pick
+            FROM generate_series(1, %s) AS e, LATERAL (SELECT 1 + (e::bigint * 7919) %% %s AS s) AS pick
             """,
             (events, spools),
         )
@@ -246,7 +246,7 @@ def timed(port: int, method: str, path: str, body: dict | None, n: int) -> list[
 
 
 def part_big(args: argparse.Namespace, pg: PostgresServer, tmp: Path) -> None:
-    """Reads and commands on a shop of 20,000 spools with a million events."""
+    """Reads and commands on a big shop (by default 20,000 spools with a million events)."""
     url = pg.create_database()
     t0 = time.monotonic()
     seed_big(url, args.big_spools, args.big_events)
@@ -260,13 +260,16 @@ def part_big(args: argparse.Namespace, pg: PostgresServer, tmp: Path) -> None:
         for _ in range(4):  # both workers have loaded their snapshot
             timed(server.port, "GET", "/api/spools", None, 1)
         rows = [
-            ("GET /api/spools (20,000 spools)", timed(server.port, "GET", "/api/spools", None, args.big_requests)),
+            (
+                f"GET /api/spools ({args.big_spools:,} spools)",
+                timed(server.port, "GET", "/api/spools", None, args.big_requests),
+            ),
             (
                 "GET /api/spools?estado=OCUPADO_ARM",
                 timed(server.port, "GET", "/api/spools?estado=OCUPADO_ARM", None, args.big_requests),
             ),
             (
-                "GET /historial (~50 events)",
+                f"GET /historial (~{args.big_events // args.big_spools} events)",
                 timed(
                     server.port,
                     "GET",

@@ -381,16 +381,16 @@ print(store._group.batches, events, sum(store.spool(t).ocupado_por is not None f
 """
 
 
-def test_commands_that_queue_while_a_commit_waits_go_together_in_the_next_one(tmp_path):
+def under_gevent(script: str, db) -> list[str]:
+    """Run ``script`` (which patches itself with gevent) on the file ``db``; the words it printed."""
     result = subprocess.run(
-        [sys.executable, "-c", GROUPED, str(tmp_path / "grouped.sqlite3")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+        [sys.executable, "-c", script, str(db)], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
-    batches, events, taken = result.stdout.split()
+    return result.stdout.split()
+
+
+def test_commands_that_queue_while_a_commit_waits_go_together_in_the_next_one(tmp_path):
+    batches, events, taken = under_gevent(GROUPED, tmp_path / "grouped.sqlite3")
     assert (batches, events, taken) == ("2", "20", "20")
 
 
@@ -432,15 +432,7 @@ print(took, during, store.spool("MK-1").ocupado_por)
 
 
 def test_a_commit_that_waits_does_not_hold_up_the_event_loop(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", WAITING_COMMIT, str(tmp_path / "busy.sqlite3")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    took, turns_during_commit, holder = result.stdout.split()
+    took, turns_during_commit, holder = under_gevent(WAITING_COMMIT, tmp_path / "busy.sqlite3")
     assert float(took) >= 0.3 and holder == "1"  # the commit did wait for the other writer, then landed
     # The loop kept turning every ~10 ms meanwhile (waiting on the loop itself, it would not turn at all).
     assert int(turns_during_commit) >= 15
