@@ -602,11 +602,11 @@ class Poller:
         if len(tags) > FOLLOW_AT_MOST:
             self.poll_once()
             return
-        workers = self.store.workers()
         for tag in tags:
             for _ in range(3):  # a local command publishing meanwhile makes this read possibly older
                 published = self.feed.published
-                if self.feed.publish_read(tag, self.store.spool(tag), workers, published):
+                spool, workers = self.store.fresh(tag)  # one round trip, as a command's own read
+                if self.feed.publish_read(tag, spool, workers, published):
                     break
 
     def stop(self) -> None:
