@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import os
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+
+from . import sqlite
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -119,26 +119,14 @@ class SqliteCredentials(CredentialStore):
     """Sign-in state in a SQLite file: the shop's own file, or beside a Google Sheet a local one."""
 
     def __init__(self, path: str, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> None:
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._lock = threading.RLock()
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
         # A sign-out must survive a power cut as surely as a command: FULL unless the shop chose otherwise.
-        self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+        self._conn = sqlite.connect(path, synchronous, busy_timeout_ms)
+        self._lock = threading.RLock()
         self._conn.executescript(SQLITE_SCHEMA)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")  # the writer's lock at once: counting and adding are one
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        # The writer's lock at once: counting and adding are one.
+        return sqlite.transaction(self._conn, self._lock, "IMMEDIATE")
 
     def add_session(self, token_hash: str, worker_id: int, pin_ref: str, created_at: float, expires_at: float) -> None:
         """Record a new session; drop the expired ones."""

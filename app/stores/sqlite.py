@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,14 +131,56 @@ def _event(row: sqlite3.Row) -> Event:
     return Event(**datos)
 
 
+def connect(path: str, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A connection to the file at ``path`` (its folder made if missing) that waits ``busy_timeout_ms`` for
+    other writers, in WAL mode — readers (other workers, the CLI) run beside the writer — and with
+    ``synchronous`` (FULL fsyncs the WAL at every commit, so an answer survives a power cut). The shop's
+    store and the credentials share the file and this setting-up."""
+    if path != ":memory:":
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    _switch_to_wal(conn, busy_timeout_ms)
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """Put the file in WAL mode (it stays so). On a file in the old rollback mode, processes opening it
+    together race for the switch, and SQLite answers "locked" at once instead of calling the busy
+    handler (waiting could deadlock there): try again until the busy timeout."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # another process is switching the file right now
+
+
+@contextmanager
+def transaction(
+    conn: sqlite3.Connection, lock: threading.RLock, mode: str = "DEFERRED"
+) -> Iterator[sqlite3.Connection]:
+    """``conn`` in one transaction (``BEGIN mode``), under ``lock``: committed, or rolled back on any error."""
+    with lock:
+        conn.execute(f"BEGIN {mode}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
 class SqliteStore(Store):
     """A SQLite file shared safely by every worker process and the CLI."""
 
     name = "sqlite"
 
     def __init__(self, path: str, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> None:
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = self.location = path
         self._synchronous, self._busy_timeout_ms = synchronous, busy_timeout_ms
         # Reads and the CLI's loads use this connection, on the event loop (sqlite3 never yields to
@@ -161,29 +203,10 @@ class SqliteStore(Store):
         self._upgrade()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = connect(self.path, self._synchronous, self._busy_timeout_ms)
         conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        # WAL lets readers (other workers, the CLI) run beside the writer; synchronous=FULL
-        # fsyncs the WAL at every commit, so an answered command survives a power cut.
-        self._switch_to_wal(conn)
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
-
-    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
-        """Put the file in WAL mode (it stays so). On a file in the old rollback mode, processes opening it
-        together race for the switch, and SQLite answers "locked" at once instead of calling the busy
-        handler (waiting could deadlock there): try again until the busy timeout."""
-        deadline = time.monotonic() + self._busy_timeout_ms / 1000
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)  # another process is switching the file right now
 
     def _upgrade(self) -> None:
         """Bring a file made by an older release up to date in place: the hold columns, the Motivos
@@ -201,16 +224,8 @@ class SqliteStore(Store):
             if "pin_hash" not in columns:
                 db.execute("ALTER TABLE trabajadores ADD COLUMN pin_hash TEXT")
 
-    @contextmanager
-    def _transaction(self, mode: str = "DEFERRED") -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute(f"BEGIN {mode}")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _transaction(self, mode: str = "DEFERRED") -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._conn, self._lock, mode)
 
     def snapshot(self) -> Snapshot:
         """Every spool and worker from one read transaction (a consistent WAL snapshot)."""
@@ -372,8 +387,8 @@ class SqliteStore(Store):
         """Upsert workers, add new spools and replace those in ``versions`` on their version, add new
         reasons, in one transaction."""
         versions = versions or {}
-        columnas = ", ".join(_SPOOL_COLUMNS)
-        asignaciones = ", ".join(f"{name} = ?" for name in TRACKING_FIELDS)
+        columns = ", ".join(_SPOOL_COLUMNS)
+        assignments = ", ".join(f"{name} = ?" for name in TRACKING_FIELDS)
         with self._transaction("IMMEDIATE") as db:
             self._workers = None  # under the lock, so no reader caches the rows being replaced
             db.executemany(
@@ -387,14 +402,14 @@ class SqliteStore(Store):
                 values = _row_values(spool)
                 if spool.tag_spool in versions:
                     cursor = db.execute(
-                        f"UPDATE operaciones SET {asignaciones} WHERE tag_spool = ? AND version IS ?",
+                        f"UPDATE operaciones SET {assignments} WHERE tag_spool = ? AND version IS ?",
                         (*values[1:], spool.tag_spool, versions[spool.tag_spool]),
                     )
                     if cursor.rowcount != 1:
                         raise StaleWrite(spool.tag_spool)
                     continue
                 try:
-                    db.execute(f"INSERT INTO operaciones ({columnas}) VALUES ({', '.join('?' * len(values))})", values)
+                    db.execute(f"INSERT INTO operaciones ({columns}) VALUES ({', '.join('?' * len(values))})", values)
                 except sqlite3.IntegrityError as exc:  # the tag was added since the caller's snapshot
                     raise StaleWrite(spool.tag_spool) from exc
 

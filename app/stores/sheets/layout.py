@@ -87,8 +87,8 @@ def header_problems(logical: str, header: Sequence[str]) -> list[str]:
     except HeaderProblem as exc:
         lines = [f"{logical}: missing header {name}" for name in exc.missing]
         for name in exc.duplicated:
-            columnas = ", ".join(column_letter(i) for i, c in enumerate(header) if fold(c) == fold(name))
-            lines.append(f"{logical}: header {name} is repeated (columns {columnas})")
+            columns = ", ".join(column_letter(i) for i, c in enumerate(header) if fold(c) == fold(name))
+            lines.append(f"{logical}: header {name} is repeated (columns {columns})")
         return lines
     return []
 
