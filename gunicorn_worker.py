@@ -14,6 +14,7 @@ from typing import Any
 
 from gunicorn import util
 from gunicorn.arbiter import Arbiter
+from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
 # Spanish sentences by status, as the app's own details; gunicorn's English reason follows them.
@@ -41,37 +42,32 @@ class _Recorder:
         return getattr(self._sock, name)
 
 
-class _WholeAnswer:
-    """gunicorn's ``Response.write`` for one answer, sending its headers and a body given whole (what Flask
-    answers: one piece, its length known) in one ``send``: gunicorn sends them apart, and the second send
-    (with gevent's socket work around each) was a tenth of a command's CPU. Anything else, a body in
-    pieces, a chunked or a bodiless answer, goes the way gunicorn writes it."""
+class _OneSendResponse(wsgi.Response):
+    """gunicorn's Response, sending the headers and a body given whole (what Flask answers: one piece, its
+    length known) in one ``send``: gunicorn sends them apart, and the second send (with gevent's socket
+    work around each) was a tenth of a command's CPU. Anything else, a body in pieces, a chunked or a
+    bodiless answer, goes the way gunicorn writes it."""
 
-    __slots__ = ("gunicorn_write", "resp")
-
-    def __init__(self, resp: Any) -> None:
-        self.resp, self.gunicorn_write = resp, resp.write
-
-    def __call__(self, data: bytes) -> None:
-        resp = self.resp
+    def write(self, arg: bytes) -> None:
+        """Write ``arg``; the first, whole body goes out with the headers."""
         if (
-            resp.headers_sent
-            or resp.chunked
-            or getattr(resp, "_omits_body", True)  # HEAD, 204, 304: gunicorn's rules, and an unknown gunicorn
-            or not isinstance(data, bytes)
-            or resp.response_length != len(data)
+            self.headers_sent
+            or self.chunked
+            or getattr(self, "_omits_body", True)  # HEAD, 204, 304: gunicorn's rules, and an unknown gunicorn
+            or not isinstance(arg, bytes)
+            or self.response_length != len(arg)
         ):
-            return self.gunicorn_write(data)
+            super().write(arg)
+            return
         # gunicorn's send_headers, with the body after the blank line.
-        head = "".join([*resp.default_headers(), *(f"{name}: {value}\r\n" for name, value in resp.headers), "\r\n"])
-        resp.headers_sent = True
-        resp.sent += len(data)
-        util.write(resp.sock, head.encode("latin-1") + data)
-        return None
+        head = "".join([*self.default_headers(), *(f"{name}: {value}\r\n" for name, value in self.headers), "\r\n"])
+        self.headers_sent = True
+        self.sent += len(arg)
+        util.write(self.sock, head.encode("latin-1") + arg)
 
 
 def _serving(wsgi_app: Any) -> Any:
-    """``wsgi_app``, whose answers gunicorn sends in one piece when it can (``_WholeAnswer``), and whose
+    """``wsgi_app``, whose answers gunicorn sends in one piece when it can (``_OneSendResponse``), and whose
     ``Connection: close`` response header makes gunicorn close the connection after that answer (gunicorn
     drops the application's hop-by-hop headers and would keep it alive)."""
 
@@ -87,8 +83,9 @@ def _serving(wsgi_app: Any) -> Any:
                     force_close()
             return start_response(status, headers, exc_info)
 
-        if resp is not None and hasattr(resp, "default_headers"):
-            resp.write = _WholeAnswer(resp)
+        if type(resp) is wsgi.Response:
+            # The same object, with one method more: no per-request wrapper, no reference cycle.
+            resp.__class__ = _OneSendResponse
         return wsgi_app(environ, start)
 
     return serve
