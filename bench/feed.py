@@ -65,6 +65,17 @@ class Release:
     def kb_per_waiter(self) -> float:
         return (self.rss_waiting_kb - self.rss_idle_kb) / self.clients
 
+    def count(self, data: dict, answered: float) -> None:
+        """Take the load process's record (``feed_load.py release``): its CPU, and each client's latency
+        from ``answered`` (the command's 200) or its error."""
+        self.client_cpu_s = data["client_cpu_s"]
+        for arrival, status, ok, _bytes, error in data["answers"]:
+            if ok:
+                self.latencies_ms.append((arrival - answered) * 1000)
+            else:
+                self.errors += 1
+                self.first_error = self.first_error or f"{status} {error}"
+
 
 @dataclass
 class Mode:
@@ -187,13 +198,7 @@ def run_release(shop: Shop, n: int, tmp: Path) -> Release:
     cpu2 = shop.server.worker_cpu_s()
     if None not in (cpu0, cpu1, cpu2):
         result.server_cpu_s = cpu2 - cpu1  # the release alone, not the connects
-    result.client_cpu_s = data["client_cpu_s"]
-    for llegada, status, ok, _bytes, error in data["answers"]:
-        if ok:
-            result.latencies_ms.append((llegada - respondido) * 1000)
-        else:
-            result.errors += 1
-            result.first_error = result.first_error or f"{status} {error}"
+    result.count(data, respondido)
     return result
 
 

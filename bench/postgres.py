@@ -163,13 +163,7 @@ def part_release(args: argparse.Namespace, pg: PostgresServer, tmp: Path) -> Non
         for name, proc, out, idle, held in zip("ab", procs, outs, rss_idle, rss_held, strict=True):
             data = finish_load(proc, out, within=60)
             release = Release(clients=each, rss_idle_kb=idle, rss_waiting_kb=held, connect_s=connect_s)
-            release.client_cpu_s = data["client_cpu_s"]
-            for arrival, status, ok, _bytes, error in data["answers"]:
-                if ok:
-                    release.latencies_ms.append((arrival - answered) * 1000)
-                else:
-                    release.errors += 1
-                    release.first_error = release.first_error or f"{status} {error}"
+            release.count(data, answered)
             if name == "b" and cpu_b is not None:
                 release.server_cpu_s = (b.server.worker_cpu_s() or 0) - cpu_b
             results.append(release)
